@@ -1,0 +1,48 @@
+"""The errors TradPal raises on bad input or unavailable resources.
+
+Every error a user can cause derives from :class:`TradPalError` and carries a
+message that says what is wrong and a ``hint`` that says how to fix it. The
+command line prints these without a traceback; handlers map them to 4xx
+responses.
+"""
+
+from __future__ import annotations
+
+
+class TradPalError(Exception):
+    """Base class of all errors a user can cause or act on."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} (hint: {self.hint})"
+
+
+class ConfigError(TradPalError):
+    """Settings are missing, malformed or inconsistent."""
+
+
+class DataContractError(TradPalError, ValueError):
+    """A frame does not follow the OHLCV contract (index, columns, dtypes, order)."""
+
+
+class DataQualityError(TradPalError, ValueError):
+    """A dataset failed quality rules under the ``reject`` policy.
+
+    ``report`` is the :class:`tradpal.data.quality.QualityReport` that failed.
+    """
+
+    def __init__(self, message: str, *, report: object, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
+
+
+class SourceError(TradPalError):
+    """A data source could not deliver the requested data."""
+
+
+class StoreError(TradPalError):
+    """The market data store could not read or write a dataset."""

@@ -1,0 +1,21 @@
+"""Build configuration for the compiled indicator kernels.
+
+Everything else lives in pyproject.toml. The kernels are plain C (no Python
+API): the library loads them with ctypes, so one shared object serves every
+Python version, and a fresh process pays no JIT compilation (Lambda cold start).
+Compiled without -ffast-math so that floating-point operations keep their order
+and results are reproducible bit for bit.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "tradpal.indicators._kernels",
+            sources=["layers/tradpal/python/tradpal/indicators/_kernels.c"],
+            extra_compile_args=["-O3", "-std=c11", "-fno-math-errno", "-Wall", "-Wextra"],
+            py_limited_api=True,
+        )
+    ]
+)
