@@ -84,9 +84,23 @@ TIMEFRAMES: dict[str, Timeframe] = {
 
 # Spellings seen in file names and other tools, mapped to the canonical names.
 _ALIASES = {
-    "1min": "1m", "3min": "3m", "5min": "5m", "15min": "15m", "30min": "30m",
-    "60m": "1h", "60min": "1h", "1H": "1h", "2H": "2h", "4H": "4h", "6H": "6h",
-    "12H": "12h", "1D": "1d", "24h": "1d", "1W": "1w", "7d": "1w", "1wk": "1w",
+    "1min": "1m",
+    "3min": "3m",
+    "5min": "5m",
+    "15min": "15m",
+    "30min": "30m",
+    "60m": "1h",
+    "60min": "1h",
+    "1H": "1h",
+    "2H": "2h",
+    "4H": "4h",
+    "6H": "6h",
+    "12H": "12h",
+    "1D": "1d",
+    "24h": "1d",
+    "1W": "1w",
+    "7d": "1w",
+    "1wk": "1w",
 }
 
 

@@ -69,8 +69,11 @@ class MarketMeta:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MarketMeta:
-        known = {k: d[k] for k in ("symbol", "timeframe", "source", "synthetic", "fallback",
-                                   "repairs", "extra") if k in d}
+        known = {
+            k: d[k]
+            for k in ("symbol", "timeframe", "source", "synthetic", "fallback", "repairs", "extra")
+            if k in d
+        }
         return cls(**known)
 
     @property
@@ -111,8 +114,13 @@ def make_ohlcv(
     """
     index = to_utc_index(time)
     n = len(index)
-    cols = {"open": open, "high": high, "low": low, "close": close,
-            "volume": np.full(n, np.nan) if volume is None else volume}
+    cols = {
+        "open": open,
+        "high": high,
+        "low": low,
+        "close": close,
+        "volume": np.full(n, np.nan) if volume is None else volume,
+    }
     data = {}
     for name, values in cols.items():
         arr = np.asarray(values, dtype=np.float64)

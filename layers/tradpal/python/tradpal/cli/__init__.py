@@ -1,0 +1,1 @@
+"""The ``tradpal`` command line: a thin shell over the library (no logic of its own)."""

@@ -1,0 +1,261 @@
+"""Settings: environment variables over an optional TOML file over profile defaults.
+
+Every setting has an environment variable ``TRADPAL_<NAME>`` (upper case) and a
+key of the same name in the settings file. The file is the first of
+``$TRADPAL_CONFIG``, ``./tradpal.toml`` and ``$TRADPAL_HOME/tradpal.toml`` that
+exists; ``$TRADPAL_CONFIG`` naming a missing file is an error, not a silent
+default. Environment variables win over the file.
+
+Profiles choose the defaults of the feature switches:
+
+* ``light`` (the default): no ML, no multi-timeframe filters, the minimum
+  indicator set: what a small Lambda function needs.
+* ``heavy``: everything on.
+
+A switch set explicitly (``TRADPAL_ML_ENABLED=true``) overrides its profile's
+default. :func:`load_settings` validates everything at start and raises one
+:class:`~tradpal.errors.ConfigError` that lists every bad setting, where it
+came from and what is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from tradpal.errors import ConfigError
+from tradpal.timeframes import TIMEFRAMES
+
+ENV_PREFIX = "TRADPAL_"
+CONFIG_FILE_NAME = "tradpal.toml"
+
+
+class Profile(StrEnum):
+    LIGHT = "light"
+    HEAVY = "heavy"
+
+
+class QualityPolicyName(StrEnum):
+    REJECT = "reject"
+    REPAIR = "repair"
+    REPORT = "report"
+
+
+# The indicator sets each profile computes by default (names from tradpal.indicators).
+PROFILE_INDICATORS: dict[Profile, tuple[str, ...]] = {
+    Profile.LIGHT: ("ema", "rsi", "bollinger", "atr"),
+    Profile.HEAVY: ("ema", "rsi", "bollinger", "atr", "macd", "adx", "stochastic", "obv"),
+}
+
+
+def default_home() -> Path:
+    """``~/.tradpal``: where local data and state live unless TRADPAL_HOME says otherwise."""
+    return Path.home() / ".tradpal"
+
+
+class Settings(BaseSettings):
+    """TradPal's validated settings. Build them with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    profile: Profile = Profile.LIGHT
+    home: Path = Field(default_factory=default_home, description="local data and state")
+    store_uri: str | None = Field(
+        default=None,
+        description="market data store: a local path or s3://bucket/prefix; default: <home>/market",
+    )
+    sources: list[str] = Field(
+        default_factory=lambda: ["ccxt:binance", "yfinance", "synthetic"],
+        description="data sources in fallback order",
+        min_length=1,
+    )
+    symbol: str = Field(default="BTC/USDT", min_length=1)
+    timeframe: str = "1h"
+    quality_policy: QualityPolicyName = QualityPolicyName.REJECT
+    ml_enabled: bool | None = Field(default=None, description="default: the profile's")
+    multi_timeframe_enabled: bool | None = Field(default=None, description="default: the profile's")
+    indicators: list[str] | None = Field(default=None, description="default: the profile's set")
+    log_level: str = "INFO"
+    seed: int = Field(default=42, ge=0, description="seed for synthetic data and searches")
+    config: Path | None = Field(default=None, description="the settings file (TRADPAL_CONFIG)")
+
+    @field_validator("timeframe")
+    @classmethod
+    def _known_timeframe(cls, v: str) -> str:
+        if v not in TIMEFRAMES:
+            raise ValueError(f"must be one of {', '.join(TIMEFRAMES)}")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        level = v.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, v: list[str]) -> list[str]:
+        kinds = ("ccxt", "yfinance", "synthetic")
+        bad = [s for s in v if s.split(":", 1)[0] not in kinds]
+        if bad:
+            raise ValueError(
+                f"unknown source(s) {', '.join(bad)}; use ccxt:<exchange id>, yfinance or synthetic"
+            )
+        return v
+
+    @field_validator("indicators")
+    @classmethod
+    def _known_indicators(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        known = set(PROFILE_INDICATORS[Profile.HEAVY])
+        bad = [name for name in v if name not in known]
+        if bad:
+            raise ValueError(
+                f"unknown indicator(s) {', '.join(bad)}; known: {', '.join(sorted(known))}"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _resolve_profile_defaults(self) -> Settings:
+        heavy = self.profile is Profile.HEAVY
+        if self.ml_enabled is None:
+            object.__setattr__(self, "ml_enabled", heavy)
+        if self.multi_timeframe_enabled is None:
+            object.__setattr__(self, "multi_timeframe_enabled", heavy)
+        if self.indicators is None:
+            object.__setattr__(self, "indicators", list(PROFILE_INDICATORS[self.profile]))
+        return self
+
+    @property
+    def market_store_uri(self) -> str:
+        """Where the market data store lives: ``store_uri`` or ``<home>/market``."""
+        return self.store_uri or str(self.home / "market")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest priority first: explicit overrides, the environment, the settings file.
+        return (init_settings, env_settings, _FileSource(settings_cls, _file_values.get() or {}))
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The settings file's values, already parsed by :func:`load_settings`."""
+
+    def __init__(self, settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._values = values
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+_file_values: ContextVar[Mapping[str, Any] | None] = ContextVar("tradpal_file_values", default=None)
+
+
+def find_config_file(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The settings file to read, or ``None`` when there is none (see the module doc)."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(f"{ENV_PREFIX}CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"TRADPAL_CONFIG names {path}, which is not a file",
+                hint="point TRADPAL_CONFIG at a TOML settings file or unset it",
+            )
+        return path
+    home = Path(env.get(f"{ENV_PREFIX}HOME") or default_home()).expanduser()
+    for candidate in (Path.cwd() / CONFIG_FILE_NAME, home / CONFIG_FILE_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"settings file {path} is not valid TOML: {exc}",
+            hint="fix the syntax; see the README for an example",
+        ) from None
+    # A [tradpal] table is accepted so the settings can share a file with other tools.
+    values = data.get("tradpal", data)
+    if not isinstance(values, dict):
+        raise ConfigError(f"settings file {path}: [tradpal] must be a table", hint=_HINT)
+    return values
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings: ``overrides`` over the environment over the file.
+
+    ``overrides`` (for example command-line flags; ``None`` values are ignored)
+    win over everything. Raises :class:`~tradpal.errors.ConfigError` that lists
+    every invalid setting, with its environment variable and what is allowed.
+    """
+    _reject_unknown_env(os.environ)
+    path = find_config_file()
+    file_values = _read_file(path) if path else {}
+    token = _file_values.set(file_values)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        origin = f"settings file {path}" if path else "no settings file"
+        raise ConfigError(_describe(exc, origin), hint=_HINT) from None
+    finally:
+        _file_values.reset(token)
+
+
+def _reject_unknown_env(environ: Mapping[str, str]) -> None:
+    """A misspelt TRADPAL_ variable is an error: it would otherwise be ignored silently."""
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+    if unknown:
+        guesses = [difflib.get_close_matches(k, known, n=1) for k in unknown]
+        parts = [
+            f"{k} (did you mean {g[0]}?)" if g else k for k, g in zip(unknown, guesses, strict=True)
+        ]
+        raise ConfigError(
+            f"unknown setting(s) in the environment: {', '.join(parts)}",
+            hint=f"known settings: {', '.join(sorted(known))}",
+        )
+
+
+_HINT = "set TRADPAL_<NAME> environment variables or keys in tradpal.toml; see the README"
+
+
+def _describe(exc: ValidationError, origin: str) -> str:
+    lines = [f"invalid settings ({len(exc.errors())} problem(s); {origin}):"]
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        name = ".".join(loc) or "settings"
+        env = f" [{ENV_PREFIX}{loc[0].upper()}]" if loc else ""
+        got = err.get("input")
+        got_text = "" if isinstance(got, dict) else f" (got {got!r})"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {name}{env}: {msg}{got_text}")
+    return "\n".join(lines)
