@@ -9,7 +9,8 @@ range ``[start, end)``:
 * each page starts one timeframe after the open time of the newest candle of
   the page before, so a short page (fewer candles than ``limit``, which some
   exchanges send in the middle of a range) does not end the download; only an
-  empty page, or reaching ``end`` or the present, does;
+  empty page, or reaching ``end`` or the present, does (ccxt drops candles
+  older than ``since``, so a page holding only those counts as empty);
 * candles repeated across pages are dropped (the first copy is kept), and
   candles outside ``[start, end)`` are trimmed;
 * the candle still forming (open time + timeframe > now) is dropped, so every
