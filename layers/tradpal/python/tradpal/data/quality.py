@@ -233,7 +233,7 @@ def enforce_quality(
     listing what changed. Raises :class:`~tradpal.errors.DataQualityError`
     when ``reject`` finds errors or ``repair`` cannot produce usable data.
     """
-    policy = _parse_policy(policy)
+    policy = parse_policy(policy)
     analysis = _analyse(frame, timeframe)
     assert isinstance(frame, pd.DataFrame)  # _analyse raised otherwise
     if policy is Policy.REPORT:
@@ -245,7 +245,7 @@ def enforce_quality(
     return _repair(frame, analysis)
 
 
-def _parse_policy(policy: Policy | str) -> Policy:
+def parse_policy(policy: Policy | str) -> Policy:
     try:
         return Policy(str(policy).lower())
     except ValueError:
