@@ -21,12 +21,12 @@ Deliberate differences from TA-Lib (each is tested):
   is 50 (TA-Lib: 0); Stochastic fast %K and Williams %R of a window with
   highest == lowest are 50 and -50 (TA-Lib: 0); Bollinger %B is 0.5 when the
   bands coincide.
-* TA-Lib tests denominators in price units against an absolute 1e-8
-  (TA_IS_ZERO): RSI's gain + loss, ADX's/DI's smoothed true range, Bollinger's
-  variance. That silently zeroes indicators of tiny-priced assets (a token at
-  1e-5 USD, ETH/BTC in quiet hours). TradPal tests those for exactly zero, so
-  results do not depend on the price unit: rsi(x) == rsi(x * 2**20) bit for
-  bit. TA-Lib's 1e-8 test on the DI sum (in percent, scale-free) is kept.
+* Zero tests are exact. TA-Lib up to 0.4 compared denominators with an
+  absolute 1e-8 (TA_IS_ZERO: RSI's gain + loss, the smoothed true range and DI
+  sum of ADX/DI, Bollinger's variance), which silently zeroes the indicators of
+  tiny-priced assets (a token at 1e-6 USD); the TA-Lib 0.6 library used by the
+  tests compares exactly, and so does TradPal: results do not depend on the
+  price unit (``rsi(x) == rsi(x * 2**20)`` bit for bit).
 * A Bollinger window of equal values has std exactly 0 (TA-Lib's running sums
   can leave rounding noise there).
 

@@ -447,9 +447,8 @@ void tp_adx(const double *h, const double *l, const double *c, int64_t n, int64_
         }
         pdi[i] = plus;
         mdi[i] = minus;
-        /* TA-Lib's 1e-8 test on the DI sum is kept: it is in percent, not price units */
         double s = minus + plus;
-        int defined = tr != 0.0 && !(-1e-8 < s && s < 1e-8);
+        int defined = tr != 0.0 && s != 0.0;
         double dx = defined ? 100.0 * (fabs(minus - plus) / s) : 0.0;
         if (i < 2 * period - 1) {
             sum_dx += dx;
