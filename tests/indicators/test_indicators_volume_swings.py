@@ -80,7 +80,7 @@ def test_vwap_argument_errors() -> None:
     with pytest.raises(IndicatorInputError, match="needs bar times"):
         ti.vwap(*arrays)
     with pytest.raises(IndicatorInputError, match="not both"):
-        ti.vwap(*arrays, 10, time=f.index)
+        ti.vwap(*arrays, 10, session=np.zeros(50))
     with pytest.raises(IndicatorInputError, match="one label per bar"):
         ti.vwap(*arrays, session=np.zeros(3))
     with pytest.raises(IndicatorInputError, match="dtype"):

@@ -221,7 +221,7 @@ def vwap(
 ) -> np.ndarray:
     """Volume-weighted average of the typical price (high + low + close) / 3.
 
-    * ``period`` given: rolling VWAP over the last ``period`` bars.
+    * ``period`` given: rolling VWAP over the last ``period`` bars (``time`` unused).
     * otherwise anchored VWAP, accumulated from the first bar of each session:
       ``session`` is an array with one label per bar (a new session starts where
       the label changes); without it, sessions are the ``anchor`` timeframe's UTC
@@ -234,10 +234,10 @@ def vwap(
     (h, lo, c, v), n, s = prepare({"high": high, "low": low, "close": close, "volume": volume})
     out = nan_rows(1, n)[0]
     if period is not None:
-        if time is not None or session is not None:
+        if session is not None:
             raise IndicatorInputError(
-                "vwap takes either a rolling period or a session anchor, not both",
-                hint="drop period= for an anchored VWAP, or time=/session= for a rolling one",
+                "vwap takes either a rolling period or sessions, not both",
+                hint="drop period= for an anchored VWAP, or session= for a rolling one",
             )
         p = check_period(period, "period", n)
         nat.tp_vwap_rolling(h[s:], lo[s:], c[s:], v[s:], n - s, p, out[s:])
