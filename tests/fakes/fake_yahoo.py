@@ -83,6 +83,15 @@ INSTRUMENTS = {
             dividend=(int(dt.datetime(2024, 5, 10, 13, 30, tzinfo=dt.UTC).timestamp()), 0.9875),
         ),
         Instrument(
+            "BHP.AX",
+            "Australia/Sydney",
+            "EQUITY",
+            "AUD",
+            "ASX",
+            45.0,
+            session=(10 * 60, 16 * 60),
+        ),
+        Instrument(
             "^GSPC",
             "America/New_York",
             "INDEX",

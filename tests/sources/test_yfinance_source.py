@@ -230,6 +230,18 @@ def test_stock_daily_bars_are_labelled_by_trading_date(source: YFinanceSource) -
     assert (ref.index.hour == 13).all() and (ref.index.minute == 30).all()  # Yahoo's instants
 
 
+def test_daily_bars_east_of_utc_keep_their_trading_date(source: YFinanceSource) -> None:
+    # Sydney in January is UTC+11: Monday's session opens on Sunday 23:00 UTC.
+    frame = source.fetch("BHP.AX", "1d", T("2024-01-08"), T("2024-01-13"))
+    assert list(frame.index) == [T(f"2024-01-{d:02d}") for d in range(8, 13)]
+    ref = expected("BHP.AX", "1d", T("2024-01-07"), T("2024-01-12"))
+    assert ref.index[0] == T("2024-01-07 23:00")
+    np.testing.assert_array_equal(frame.to_numpy(), ref.to_numpy())
+    assert get_meta(frame).extra["currency"] == "AUD"
+    week = source.fetch("BHP.AX", "1w", T("2024-01-08"), T("2024-01-22"))
+    assert list(week.index) == [T("2024-01-08"), T("2024-01-15")]
+
+
 def test_weekly_bars_open_on_monday(source: YFinanceSource) -> None:
     start, end = T("2024-01-01"), T("2024-06-10")
     week = parse_timeframe("1w")

@@ -358,8 +358,13 @@ class YFinanceSource:
         info: dict[str, Any] = {}
         daily = plan.native.seconds >= 86400
         total = max(1, int((fetch_end - fetch_start) / pd.Timedelta(seconds=plan.native.seconds)))
+        # A daily bar carries its session's opening instant, which lies on the day
+        # before its trading date in UTC for exchanges east of UTC (Sydney opens at
+        # 23:00 UTC): ask a day more on each side and keep the labels in [a, b).
+        pad = _DAY if daily else pd.Timedelta(0)
         for a, b in _chunks(fetch_start, fetch_end, plan.max_span):
-            raw, info = self._history(ys, plan, a, b)
+            raw, got = self._history(ys, plan, a - pad, b + pad)
+            info = got or info
             if not raw.empty:
                 part = normalize_yfinance_frame(raw, ticker=ys.ticker, daily=daily)
                 parts.append(part[(part.index >= a) & (part.index < b)])
