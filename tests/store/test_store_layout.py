@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pandas as pd
@@ -129,7 +130,7 @@ def test_chunks_tile_a_span_in_fetch_order(start: int, bars: int, chunk: int, ba
     parts = chunk_span(span, HOUR, chunk)
     ordered = parts[::-1] if backward else parts
     assert ordered[0].start == span.start and ordered[-1].end == span.end
-    assert all(a.end == b.start for a, b in zip(ordered, ordered[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(ordered))
     assert all(0 < p.bars(HOUR) <= chunk for p in parts)
     assert all(p.backward == backward for p in parts)
 
