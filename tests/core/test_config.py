@@ -16,14 +16,14 @@ def test_defaults_are_the_light_profile(tmp_path: Path, monkeypatch: pytest.Monk
     assert s.profile is Profile.LIGHT
     assert s.ml_enabled is False
     assert s.multi_timeframe_enabled is False
-    assert s.indicators == ["ema", "rsi", "bollinger", "atr"]
+    assert [c for s_ in s.indicator_set for c in s_.columns()][:3] == ["ema_9", "ema_21", "rsi_14"]
 
 
 def test_heavy_profile_turns_everything_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADPAL_PROFILE", "heavy")
     s = load_settings()
     assert s.ml_enabled and s.multi_timeframe_enabled
-    assert {"macd", "adx", "stochastic", "obv"} <= set(s.indicators or [])
+    assert {"macd", "adx", "stochastic", "obv"} <= {spec.kind for spec in s.indicator_set}
 
 
 def test_explicit_switch_overrides_profile(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -96,3 +96,20 @@ def test_store_uri_defaults_under_home(monkeypatch: pytest.MonkeyPatch, tmp_path
     assert load_settings().market_store_uri == str(tmp_path / "market")
     monkeypatch.setenv("TRADPAL_STORE_URI", "s3://bucket/prefix")
     assert load_settings().market_store_uri == "s3://bucket/prefix"
+
+
+def test_indicator_set_from_short_forms_and_tables(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TRADPAL_INDICATORS", '["ema:50", "bollinger:20:2.5"]')
+    cols = [c for spec in load_settings().indicator_set for c in spec.columns()]
+    assert cols[0] == "ema_50" and "bb_upper_20_2.5" in cols
+    monkeypatch.delenv("TRADPAL_INDICATORS")
+    cfg = tmp_path / "tradpal.toml"
+    cfg.write_text('indicators = [{kind = "rsi", period = 7}, "obv"]\n')
+    monkeypatch.setenv("TRADPAL_CONFIG", str(cfg))
+    assert [c for s in load_settings().indicator_set for c in s.columns()] == ["rsi_7", "obv"]
+
+
+def test_bad_indicator_entries_are_named(monkeypatch) -> None:
+    monkeypatch.setenv("TRADPAL_INDICATORS", '["ema", "vortex:3"]')
+    with pytest.raises(ConfigError, match="ema needs the parameter 'period'"):
+        load_settings()

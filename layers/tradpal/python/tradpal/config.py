@@ -32,7 +32,9 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from tradpal.errors import ConfigError
+from tradpal.data.quality import Policy
+from tradpal.errors import ConfigError, TradPalError
+from tradpal.indicators.spec import IndicatorSpec, parse_entry, parse_spec
 from tradpal.timeframes import TIMEFRAMES
 
 ENV_PREFIX = "TRADPAL_"
@@ -44,17 +46,15 @@ class Profile(StrEnum):
     HEAVY = "heavy"
 
 
-class QualityPolicyName(StrEnum):
-    REJECT = "reject"
-    REPAIR = "repair"
-    REPORT = "report"
-
-
-# The indicator sets each profile computes by default (names from tradpal.indicators).
+# The indicator sets each profile computes by default, in the short form of
+# tradpal.indicators.spec.parse_entry ("kind:param:param").
 PROFILE_INDICATORS: dict[Profile, tuple[str, ...]] = {
-    Profile.LIGHT: ("ema", "rsi", "bollinger", "atr"),
-    Profile.HEAVY: ("ema", "rsi", "bollinger", "atr", "macd", "adx", "stochastic", "obv"),
-}
+    Profile.LIGHT: ("ema:9", "ema:21", "rsi:14", "bollinger:20:2", "atr:14"),
+    Profile.HEAVY: (
+        "ema:9", "ema:21", "rsi:14", "bollinger:20:2", "atr:14", "macd:12:26:9", "adx:14",
+        "stochastic:14:3:3", "obv",
+    ),
+}  # fmt: skip
 
 
 def default_home() -> Path:
@@ -82,10 +82,14 @@ class Settings(BaseSettings):
     )
     symbol: str = Field(default="BTC/USDT", min_length=1)
     timeframe: str = "1h"
-    quality_policy: QualityPolicyName = QualityPolicyName.REJECT
+    quality_policy: Policy = Policy.REJECT
     ml_enabled: bool | None = Field(default=None, description="default: the profile's")
     multi_timeframe_enabled: bool | None = Field(default=None, description="default: the profile's")
-    indicators: list[str] | None = Field(default=None, description="default: the profile's set")
+    indicators: list[str | dict[str, Any]] | None = Field(
+        default=None,
+        description='indicator set: entries like "ema:9" or {kind = "ema", period = 9}; '
+        "default: the profile's set",
+    )
     log_level: str = "INFO"
     seed: int = Field(default=42, ge=0, description="seed for synthetic data and searches")
     config: Path | None = Field(default=None, description="the settings file (TRADPAL_CONFIG)")
@@ -118,15 +122,14 @@ class Settings(BaseSettings):
 
     @field_validator("indicators")
     @classmethod
-    def _known_indicators(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return v
-        known = set(PROFILE_INDICATORS[Profile.HEAVY])
-        bad = [name for name in v if name not in known]
-        if bad:
-            raise ValueError(
-                f"unknown indicator(s) {', '.join(bad)}; known: {', '.join(sorted(known))}"
-            )
+    def _valid_indicators(
+        cls, v: list[str | dict[str, Any]] | None
+    ) -> list[str | dict[str, Any]] | None:
+        if v is not None:
+            try:
+                parse_spec([parse_entry(entry) for entry in v])
+            except TradPalError as exc:
+                raise ValueError(str(exc)) from None
         return v
 
     @model_validator(mode="after")
@@ -139,6 +142,11 @@ class Settings(BaseSettings):
         if self.indicators is None:
             object.__setattr__(self, "indicators", list(PROFILE_INDICATORS[self.profile]))
         return self
+
+    @property
+    def indicator_set(self) -> tuple[IndicatorSpec, ...]:
+        """The indicators to compute, as specs for :func:`tradpal.indicators.add_indicators`."""
+        return parse_spec([parse_entry(entry) for entry in self.indicators or ()])
 
     @property
     def market_store_uri(self) -> str:
@@ -194,7 +202,7 @@ def find_config_file(environ: Mapping[str, str] | None = None) -> Path | None:
     return None
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def read_config_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -219,7 +227,7 @@ def load_settings(**overrides: Any) -> Settings:
     """
     _reject_unknown_env(os.environ)
     path = find_config_file()
-    file_values = _read_file(path) if path else {}
+    file_values = read_config_file(path) if path else {}
     token = _file_values.set(file_values)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})

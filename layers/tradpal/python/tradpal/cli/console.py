@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -46,9 +47,10 @@ def table(
     rows: Iterable[Sequence[Any]],
     *,
     numeric: Sequence[str] = (),
+    header: bool = True,
 ) -> Table:
     """A rich table; columns named in ``numeric`` are right-aligned."""
-    t = Table(title=title, title_justify="left", header_style="bold")
+    t = Table(title=title, title_justify="left", header_style="bold", show_header=header)
     for name in columns:
         t.add_column(name, justify="right" if name in numeric else "left")
     for row in rows:
@@ -60,6 +62,8 @@ def fmt(value: Any) -> str:
     """Numbers with sensible precision, NaN as a dash, everything else as text."""
     if value is None:
         return "-"
+    if isinstance(value, datetime):  # bar times are UTC: show them compactly
+        return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         if value != value:  # NaN
             return "-"

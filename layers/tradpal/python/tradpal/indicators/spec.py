@@ -214,3 +214,40 @@ def compute(
     for entry in parse_spec(spec):
         out.update(entry.compute(inputs))
     return out
+
+
+def parse_entry(entry: str | Mapping[str, Any] | IndicatorSpec) -> IndicatorSpec:
+    """One set entry from its short text form or a mapping.
+
+    The text form is the kind followed by its parameters in signature order,
+    separated by colons: ``"ema:9"``, ``"rsi"`` (defaults), ``"bollinger:20:2.5"``,
+    ``"macd:12:26:9"``. It is what settings files, environment variables and the
+    command line use.
+    """
+    if isinstance(entry, IndicatorSpec):
+        return entry
+    if isinstance(entry, Mapping):
+        return IndicatorSpec.from_dict(entry)
+    kind, *values = [part.strip() for part in str(entry).split(":")]
+    if kind not in KINDS:
+        return IndicatorSpec(kind)  # raises, naming the known kinds
+    names = [name for name, _ in KINDS[kind].params]
+    if len(values) > len(names):
+        raise IndicatorInputError(
+            f"{entry!r} gives {len(values)} parameter(s); {kind} takes {len(names)}",
+            hint=f"write {kind}" + "".join(f":<{n}>" for n in names),
+        )
+    try:
+        params = {n: _number(v) for n, v in zip(names, values, strict=False)}
+    except ValueError:
+        raise IndicatorInputError(
+            f"{entry!r}: parameters must be numbers", hint="e.g. ema:21 or bollinger:20:2"
+        ) from None
+    return IndicatorSpec(kind, params)
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)

@@ -1,0 +1,235 @@
+"""``tradpal data``: download, import, list, validate and sample market data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tradpal.cli.console import console, fmt, progress_bar, table
+from tradpal.config import load_settings
+from tradpal.data.quality import Policy, QualityReport
+
+app = typer.Typer(
+    help="Market data: download, import, list, validate, sample.", no_args_is_help=True
+)
+
+SymbolOpt = Annotated[str | None, typer.Option("--symbol", "-s", help="e.g. BTC/USDT or AAPL")]
+TimeframeOpt = Annotated[
+    str | None, typer.Option("--timeframe", "-t", help="1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w")
+]
+PolicyOpt = Annotated[
+    Policy | None, typer.Option("--policy", help="quality policy: reject, repair or report")
+]
+
+
+def _store():
+    from tradpal.data.store import MarketStore
+
+    return MarketStore.from_settings(load_settings())
+
+
+@app.command()
+def download(
+    symbol: SymbolOpt = None,
+    timeframe: TimeframeOpt = None,
+    start: Annotated[str, typer.Option(help="first bar's open time (UTC), e.g. 2024-01-01")] = ...,
+    end: Annotated[str | None, typer.Option(help="end (exclusive, UTC); default: now")] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source", help="source spec, repeat for a fallback chain; default: settings"
+        ),
+    ] = None,
+    policy: PolicyOpt = None,
+) -> None:
+    """Download candles into the store, fetching only what it does not hold yet."""
+    from tradpal.data.sources.fallback import FallbackSource
+    from tradpal.data.sources.registry import make_source
+
+    settings = load_settings(symbol=symbol, timeframe=timeframe, quality_policy=policy)
+    specs = source or settings.sources
+    chain = FallbackSource([make_source(spec) for spec in specs])
+    store = _store()
+    with progress_bar(f"{settings.symbol} {settings.timeframe}") as update:
+        result = store.update(
+            chain, settings.symbol, settings.timeframe, start, end,
+            progress=update, policy=settings.quality_policy,
+        )  # fmt: skip
+    console.print(
+        f"stored {result.bars_written} new bar(s) of {result.symbol} {result.timeframe} "
+        f"in {store.uri}"
+    )
+    if result.range:
+        console.print(f"the store now holds {result.range[0]} .. {result.range[1]}")
+    _print_catalog([e for e in store.catalog() if e.symbol == result.symbol])
+
+
+@app.command("import")
+def import_file(
+    path: Annotated[Path, typer.Argument(help="CSV, Parquet or Feather file")],
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="auto, kaggle, binance or file")
+    ] = "auto",
+    symbol: SymbolOpt = None,
+    timeframe: TimeframeOpt = None,
+    mapping: Annotated[
+        str | None,
+        typer.Option("--map", help="column mapping, e.g. time=Date,open=Open,close=Close"),
+    ] = None,
+    resample: Annotated[str | None, typer.Option(help="aggregate to this timeframe")] = None,
+    policy: PolicyOpt = None,
+    store: Annotated[bool, typer.Option("--store/--no-store", help="write into the store")] = True,
+) -> None:
+    """Import a file (Kaggle Bitcoin history, Binance klines, any table) into the store."""
+    from tradpal.data.contract import get_meta
+    from tradpal.data.importers import detect_format, import_ohlcv
+    from tradpal.data.resample import resample_ohlcv
+
+    settings = load_settings(quality_policy=policy)
+    fmt = detect_format(path) if format == "auto" else format
+    options: dict = {"symbol": symbol, "policy": settings.quality_policy}
+    if fmt == "file":
+        options |= {"timeframe": timeframe, "mapping": _parse_mapping(mapping)}
+    elif mapping:
+        raise typer.BadParameter("--map applies to generic files (--format file) only")
+    if fmt == "binance":
+        options["timeframe"] = timeframe
+    streaming = fmt in ("kaggle", "binance")
+    if streaming:
+        options["resample_to"] = resample
+    if streaming and path.is_file():
+        with progress_bar(f"importing {path.name} (bytes)", total=path.stat().st_size) as update:
+            frame, report = import_ohlcv(path, format=fmt, progress=update, **options)
+    else:
+        frame, report = import_ohlcv(path, format=fmt, **options)
+    if resample and not streaming:
+        frame = resample_ohlcv(frame, resample)
+    meta = get_meta(frame)
+    _print_report(report, f"quality of {path.name}")
+    console.print(f"imported {len(frame)} bar(s) of {meta.label if meta else path.name}")
+    if store and len(frame):
+        result = _store().write(frame, policy=settings.quality_policy)
+        console.print(
+            f"stored {result.rows} bar(s): {result.added} new, {result.replaced} replaced"
+        )
+
+
+@app.command("list")
+def list_datasets() -> None:
+    """List the stored datasets: ranges, rows, source and quality score."""
+    store = _store()
+    entries = store.catalog()
+    if not entries:
+        console.print(f"the store at {store.uri} is empty; try `tradpal data sample`")
+        return
+    _print_catalog(entries, title=f"datasets in {store.uri}")
+
+
+@app.command()
+def validate(
+    path: Annotated[Path | None, typer.Argument(help="a file to check")] = None,
+    symbol: SymbolOpt = None,
+    timeframe: TimeframeOpt = None,
+) -> None:
+    """Check a file or a stored dataset against every quality rule.
+
+    Exits with status 1 when an error rule fails (warnings alone exit 0).
+    """
+    from tradpal.data.quality import check_quality
+
+    if path is not None:
+        from tradpal.data.importers import import_ohlcv
+
+        frame, report = import_ohlcv(path, symbol=symbol, timeframe=timeframe, policy="report")
+        title = f"quality of {path}"
+    else:
+        settings = load_settings(symbol=symbol, timeframe=timeframe)
+        frame = _store().read(settings.symbol, settings.timeframe)
+        report = check_quality(frame, timeframe=settings.timeframe)
+        title = f"quality of stored {settings.symbol} {settings.timeframe}"
+    _print_report(report, title)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def sample(
+    symbol: Annotated[str, typer.Option("--symbol", "-s")] = "SYN/USD",
+    timeframe: TimeframeOpt = None,
+    bars: Annotated[int, typer.Option(min=1, help="number of bars")] = 5000,
+    seed: Annotated[int | None, typer.Option(help="seed (default: settings)")] = None,
+) -> None:
+    """Store the offline sample: a seeded synthetic market, labelled SYNTHETIC."""
+    from tradpal.data.loading import sample_range
+    from tradpal.data.sources.synthetic import SyntheticSource
+
+    settings = load_settings(timeframe=timeframe, seed=seed)
+    start, end = sample_range(settings.timeframe, bars)
+    store = _store()
+    with progress_bar(f"sample {symbol} {settings.timeframe}") as update:
+        result = store.update(
+            SyntheticSource(seed=settings.seed), symbol, settings.timeframe, start, end,
+            progress=update,
+        )  # fmt: skip
+    console.print(
+        f"stored {result.bars_written} new SYNTHETIC bar(s) of {symbol} {settings.timeframe} "
+        f"(seed {settings.seed}) in {store.uri}"
+    )
+
+
+def _parse_mapping(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    mapping = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise typer.BadParameter(
+                f"{part!r} is not NAME=COLUMN; e.g. --map time=Date,open=Open", param_hint="--map"
+            )
+        mapping[key.strip()] = value.strip()
+    return mapping
+
+
+def _print_catalog(entries, title: str | None = None) -> None:
+    rows = [
+        (
+            e.symbol + (" [SYNTHETIC]" if e.synthetic else ""),
+            e.timeframe,
+            e.source,
+            e.first,
+            e.last,
+            e.rows,
+            e.quality_score,
+        )
+        for e in entries
+    ]
+    console.print(
+        table(
+            title,
+            ["symbol", "timeframe", "source", "first (UTC)", "last (UTC)", "rows", "quality"],
+            rows,
+            numeric=("rows", "quality"),
+        )
+    )
+
+
+def _print_report(report: QualityReport, title: str) -> None:
+    rows = [
+        (r.name, r.severity, r.count, ", ".join(fmt(v) for v in r.first_rows[:3]) or "-")
+        for r in report.rules
+        if r.count
+    ]
+    verdict = "ok" if report.ok else "FAILED"
+    console.print(
+        table(
+            f"{title}: {report.rows} rows, score {report.score:.1f}/100, {verdict}",
+            ["rule", "severity", "count", "first rows"],
+            rows or [("all rules passed", "", 0, "")],
+            numeric=("count",),
+        )
+    )
+    for text in report.repairs:
+        console.print(f"repaired: {text}")
