@@ -84,7 +84,7 @@ class WriteResult:
     added: int
     replaced: int
     files: tuple[str, ...]
-    report: QualityReport | None
+    report: QualityReport
 
 
 @dataclass(frozen=True)
