@@ -90,15 +90,19 @@ def test_bollinger_flat_window_has_zero_width_and_neutral_percent_b() -> None:
 def test_macd_fast_ema_is_seeded_at_slow_minus_one_like_talib() -> None:
     c = walk()[2]
     m = ti.macd(c, 12, 26, 9)
-    fast_seed = c[26 - 12 : 26].mean()
-    slow_seed = c[:26].mean()
-    # the MACD line at slow-1 is not output (warm-up), but its signal seed includes it
-    line = np.full(len(c), np.nan)
-    line[25] = fast_seed - slow_seed
+    kf, ks, kg = 2 / 13, 2 / 27, 2 / 10
+    ef, es = c[26 - 12 : 26].mean(), c[:26].mean()  # both EMAs start at index 25
+    line = [ef - es]
+    for x in c[26:]:
+        ef, es = ef + kf * (x - ef), es + ks * (x - es)
+        line.append(ef - es)
+    signal = [np.mean(line[:9])]
+    for x in line[9:]:
+        signal.append(signal[-1] + kg * (x - signal[-1]))
     assert np.isnan(m.macd[:33]).all() and not np.isnan(m.macd[33])
-    ref = talib.MACD(c, 12, 26, 9)
-    np.testing.assert_allclose(m.signal[33:], ref[1][33:], rtol=1e-12)
-    np.testing.assert_allclose(m.hist[33:], (m.macd - m.signal)[33:], rtol=0)
+    np.testing.assert_allclose(m.macd[33:], line[8:], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(m.signal[33:], signal, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(m.hist[33:], (m.macd - m.signal)[33:])
 
 
 def test_obv_starts_at_first_volume() -> None:

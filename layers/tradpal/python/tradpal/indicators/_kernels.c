@@ -1,13 +1,14 @@
 /*
  * TradPal indicator kernels: plain C loops over float64 arrays, loaded with ctypes.
  *
- * Conventions (TA-Lib's, see DESIGN.md): outputs have the input's length, the
- * caller pre-fills them with NaN, and a kernel writes only the bars past the
- * warm-up. Inputs hold no NaN (the Python layer validates and trims leading NaN).
- * No -ffast-math: the order of floating-point operations is part of the result,
- * and each recursion below performs TA-Lib's operations in TA-Lib's order, so
- * results equal TA-Lib's bit for bit except where tradpal/indicators/__init__.py
- * documents a deliberate difference (zero tests, flat windows).
+ * Conventions (TA-Lib's, see DESIGN.md): outputs have the input's length and a
+ * kernel writes every element, NaN during the warm-up (so callers need not
+ * pre-fill). Inputs hold no NaN (the Python layer validates and trims leading NaN).
+ * No -ffast-math: the order of floating-point operations is part of the result
+ * and fixed here. Sums, SMAs and seeds follow TA-Lib's order; the smoothing
+ * recursions are written as prev * a + x * b with a and b computed once, which
+ * keeps one multiply-add on the loop-carried chain instead of TA-Lib's divide
+ * (its own build reorders these too); results agree with TA-Lib to ~1e-15.
  *
  * The *_many kernels run several periods in one pass: independent recursions
  * advance side by side in blocks of LANES, so their latency chains overlap, and
@@ -20,6 +21,17 @@
 #include <stdlib.h>
 
 #define LANES 4
+
+/* NaN into o[from:to), clipped to [0, n). */
+static void fill_nan(double *o, int64_t from, int64_t to, int64_t n)
+{
+    if (from < 0) from = 0;
+    if (to > n) to = n;
+    for (int64_t i = from; i < to; i++) o[i] = NAN;
+}
+
+/* Warm-up of `len` bars (all of them for an unusable parameter, len < 0). */
+#define WARM(o, len) fill_nan((o), 0, (len) < 0 ? n : (len), n)
 
 /* ---------------------------------------------------------------- checks -- */
 
@@ -37,10 +49,15 @@ int64_t tp_first_bad(const double *x, int64_t n, int64_t start)
     const int64_t block = 512;
     for (int64_t b = start; b < n; b += block) {
         int64_t e = b + block < n ? b + block : n;
-        int bad = 0;
-        /* branch-free inner loop so that it vectorises; NaN fails `<=` too */
-        for (int64_t i = b; i < e; i++) bad |= !(fabs(x[i]) <= 1.7976931348623157e308);
-        if (bad) {
+        /* x * 0 is 0 for finite x and NaN otherwise; eight independent sums so the
+           loop vectorises, and NaN survives any order of addition */
+        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t i = b;
+        for (; i + 8 <= e; i += 8)
+            for (int j = 0; j < 8; j++) acc[j] += x[i + j] * 0.0;
+        for (; i < e; i++) acc[0] += x[i] * 0.0;
+        double total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        if (total != 0.0 || total != total) {
             for (int64_t i = b; i < e; i++)
                 if (!isfinite(x[i])) return i;
         }
@@ -53,6 +70,7 @@ int64_t tp_first_bad(const double *x, int64_t n, int64_t start)
 /* Simple moving average with a running sum, as TA-Lib computes it. */
 void tp_sma(const double *x, int64_t n, int64_t period, double *out)
 {
+    WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
     double sum = 0.0;
     for (int64_t i = 0; i < period - 1; i++) sum += x[i];
@@ -74,15 +92,19 @@ static inline double seed_mean(const double *x, int64_t period)
 /*
  * Exponential moving average seeded with the SMA of the first `period` values:
  * out[period-1] = mean(x[0:period]); out[i] = out[i-1] + k * (x[i] - out[i-1]).
- * `k` is 2 / (period + 1) for EMA and 1 / period for Wilder's smoothing.
+ * computed as out[i] = out[i-1] * (1 - k) + x[i] * k; k = 2 / (period + 1).
  */
+static inline double smooth(double prev, double x, double a, double b) { return prev * a + x * b; }
+
 void tp_ema(const double *x, int64_t n, int64_t period, double k, double *out)
 {
+    WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
+    const double a = 1.0 - k;
     double prev = seed_mean(x, period);
     out[period - 1] = prev;
     for (int64_t i = period; i < n; i++) {
-        prev = ((x[i] - prev) * k) + prev;
+        prev = smooth(prev, x[i], a, k);
         out[i] = prev;
     }
 }
@@ -90,6 +112,7 @@ void tp_ema(const double *x, int64_t n, int64_t period, double k, double *out)
 /* Linearly weighted moving average (weights 1..period), TA-Lib's running form. */
 void tp_wma(const double *x, int64_t n, int64_t period, double *out)
 {
+    WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
     if (period == 1) {
         for (int64_t i = 0; i < n; i++) out[i] = x[i];
@@ -114,14 +137,18 @@ void tp_wma(const double *x, int64_t n, int64_t period, double *out)
 
 /* ---------------------------------------------------------------- momentum -- */
 
-/* One Wilder step of RSI's averages, branch-free (adding +0.0 changes nothing). */
-static inline void rsi_step(double diff, double pm1, double p, double *gain, double *loss)
+/* One Wilder step of RSI's averages (a = (p-1)/p, b = 1/p), branch-free. */
+static inline void rsi_step(double diff, double a, double b, double *gain, double *loss)
 {
     double g = diff > 0.0 ? diff : 0.0;
     double l = diff < 0.0 ? -diff : 0.0;
-    *loss = ((*loss * pm1) + l) / p;
-    *gain = ((*gain * pm1) + g) / p;
+    *loss = smooth(*loss, l, a, b);
+    *gain = smooth(*gain, g, a, b);
 }
+
+/* Wilder's coefficients for `period`: a = (period - 1) / period, b = 1 / period. */
+static inline double wilder_a(int64_t period) { return (double)(period - 1) / (double)period; }
+static inline double wilder_b(int64_t period) { return 1.0 / (double)period; }
 
 static inline double rsi_value(double gain, double loss)
 {
@@ -146,13 +173,14 @@ static inline void rsi_seed(const double *x, int64_t period, double *gain, doubl
 /* Wilder's RSI; first value at index `period`. */
 void tp_rsi(const double *x, int64_t n, int64_t period, double *out)
 {
+    WARM(out, period < 1 ? -1 : period);
     if (period < 1 || n <= period) return;
     double gain, loss;
-    const double p = (double)period, pm1 = (double)(period - 1);
+    const double a = wilder_a(period), b = wilder_b(period);
     rsi_seed(x, period, &gain, &loss);
     out[period] = rsi_value(gain, loss);
     for (int64_t i = period + 1; i < n; i++) {
-        rsi_step(x[i] - x[i - 1], pm1, p, &gain, &loss);
+        rsi_step(x[i] - x[i - 1], a, b, &gain, &loss);
         out[i] = rsi_value(gain, loss);
     }
 }
@@ -167,6 +195,10 @@ void tp_macd(const double *x, int64_t n, int64_t fast, int64_t slow, int64_t sig
              double *macd, double *sig, double *hist)
 {
     if (fast > slow) { int64_t t = fast; fast = slow; slow = t; }
+    const int64_t warm = (fast < 1 || signal < 1) ? -1 : slow + signal - 2;
+    WARM(macd, warm);
+    WARM(sig, warm);
+    WARM(hist, warm);
     if (fast < 1 || signal < 1 || n < slow + signal - 1) return;
     const double kf = 2.0 / ((double)(fast + 1)), ks = 2.0 / ((double)(slow + 1));
     const double kg = 2.0 / ((double)(signal + 1));
@@ -176,8 +208,8 @@ void tp_macd(const double *x, int64_t n, int64_t fast, int64_t slow, int64_t sig
     double ssum = 0.0, g = 0.0;
     for (int64_t i = slow - 1; i < n; i++) {
         if (i >= slow) {
-            es = ((x[i] - es) * ks) + es;
-            ef = ((x[i] - ef) * kf) + ef;
+            es = smooth(es, x[i], 1.0 - ks, ks);
+            ef = smooth(ef, x[i], 1.0 - kf, kf);
         }
         double m = ef - es;
         if (i < start) {
@@ -188,7 +220,7 @@ void tp_macd(const double *x, int64_t n, int64_t fast, int64_t slow, int64_t sig
             ssum += m;
             g = ssum / (double)signal;
         } else {
-            g = ((m - g) * kg) + g;
+            g = smooth(g, m, 1.0 - kg, kg);
         }
         macd[i] = m;
         sig[i] = g;
@@ -198,59 +230,53 @@ void tp_macd(const double *x, int64_t n, int64_t fast, int64_t slow, int64_t sig
 
 /* ---------------------------------------------------------- rolling extrema -- */
 
-/* Monotonic deque of indices in a power-of-two ring: O(1) amortised per bar. */
+/*
+ * Highest high and lowest low of the window [i - period + 1, i], TA-Lib's way:
+ * keep the extreme and its index, compare each new bar with it, and rescan the
+ * window only when the extreme drops out of it (amortised O(1) per bar on
+ * market data; O(period) per bar at worst, on a long monotone run).
+ */
 typedef struct {
-    int64_t *q;
-    int64_t mask, head, len;
-} deque_t;
+    int64_t hi_idx, lo_idx;
+    double hi, lo;
+} extrema_t;
 
-static int dq_init(deque_t *d, int64_t period)
+static inline void extrema_step(const double *h, const double *l, int64_t i, int64_t period,
+                                extrema_t *e)
 {
-    int64_t cap = 1;
-    while (cap < period + 1) cap <<= 1;
-    d->q = (int64_t *)malloc((size_t)cap * sizeof(int64_t));
-    d->mask = cap - 1;
-    d->head = d->len = 0;
-    return d->q != NULL;
-}
-
-/* Push bar i; `sign` +1 keeps the maximum at the head, -1 the minimum. */
-static inline void dq_push(deque_t *d, const double *v, int64_t i, double sign)
-{
-    while (d->len > 0 && sign * v[d->q[(d->head + d->len - 1) & d->mask]] <= sign * v[i]) d->len--;
-    d->q[(d->head + d->len) & d->mask] = i;
-    d->len++;
-}
-
-/* Drop the head when it is older than `oldest`, and return the head's value. */
-static inline double dq_front(deque_t *d, const double *v, int64_t oldest)
-{
-    if (d->q[d->head] < oldest) {
-        d->head = (d->head + 1) & d->mask;
-        d->len--;
+    const int64_t first = i - period + 1;
+    if (e->hi_idx < first) {
+        e->hi_idx = first;
+        e->hi = h[first];
+        for (int64_t t = first + 1; t <= i; t++)
+            if (h[t] >= e->hi) { e->hi = h[t]; e->hi_idx = t; }
+    } else if (h[i] >= e->hi) {
+        e->hi = h[i];
+        e->hi_idx = i;
     }
-    return v[d->q[d->head]];
+    if (e->lo_idx < first) {
+        e->lo_idx = first;
+        e->lo = l[first];
+        for (int64_t t = first + 1; t <= i; t++)
+            if (l[t] <= e->lo) { e->lo = l[t]; e->lo_idx = t; }
+    } else if (l[i] <= e->lo) {
+        e->lo = l[i];
+        e->lo_idx = i;
+    }
 }
 
 /* Williams %R over `period` bars; a flat window (high == low) gives -50. */
 int tp_willr(const double *h, const double *l, const double *c, int64_t n, int64_t period,
              double *out)
 {
+    WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return 0;
-    deque_t hi, lo;
-    if (!dq_init(&hi, period)) return -1;
-    if (!dq_init(&lo, period)) { free(hi.q); return -1; }
-    for (int64_t i = 0; i < n; i++) {
-        dq_push(&hi, h, i, 1.0);
-        dq_push(&lo, l, i, -1.0);
-        if (i < period - 1) continue;
-        double highest = dq_front(&hi, h, i - period + 1);
-        double lowest = dq_front(&lo, l, i - period + 1);
-        double diff = (highest - lowest) / (-100.0);
-        out[i] = diff != 0.0 ? (highest - c[i]) / diff : -50.0;
+    extrema_t e = {-1, -1, 0.0, 0.0};
+    for (int64_t i = period - 1; i < n; i++) {
+        extrema_step(h, l, i, period, &e);
+        double diff = (e.hi - e.lo) / (-100.0);
+        out[i] = diff != 0.0 ? (e.hi - c[i]) / diff : -50.0;
     }
-    free(hi.q);
-    free(lo.q);
     return 0;
 }
 
@@ -258,41 +284,58 @@ int tp_willr(const double *h, const double *l, const double *c, int64_t n, int64
  * Slow stochastic: fast %K over `k` bars, slow %K = SMA(fast %K, smooth_k),
  * %D = SMA(slow %K, d). Both outputs start at k-1 + smooth_k-1 + d-1, as in
  * TA-Lib. A flat window (highest == lowest) gives a fast %K of 50 (TA-Lib: 0).
+ * The two SMAs are running sums over small ring buffers, in one pass.
  */
 int tp_stoch(const double *h, const double *l, const double *c, int64_t n, int64_t k,
              int64_t smooth_k, int64_t d, double *out_k, double *out_d)
 {
     const int64_t start = k - 1 + smooth_k - 1 + d - 1;
-    if (k < 1 || smooth_k < 1 || d < 1 || n <= start) return 0;
-    deque_t hi, lo;
-    double *fast = (double *)malloc((size_t)n * sizeof(double));
-    double *slow = (double *)malloc((size_t)n * sizeof(double));
-    if (!fast || !slow || !dq_init(&hi, k)) { free(fast); free(slow); return -1; }
-    if (!dq_init(&lo, k)) { free(fast); free(slow); free(hi.q); return -1; }
-    for (int64_t i = 0; i < n; i++) {
-        dq_push(&hi, h, i, 1.0);
-        dq_push(&lo, l, i, -1.0);
-        if (i < k - 1) continue;
-        double highest = dq_front(&hi, h, i - k + 1);
-        double lowest = dq_front(&lo, l, i - k + 1);
-        double diff = (highest - lowest) / 100.0;
-        fast[i] = diff != 0.0 ? (c[i] - lowest) / diff : 50.0;
+    const int ok = k >= 1 && smooth_k >= 1 && d >= 1;
+    WARM(out_k, ok ? start : -1);
+    WARM(out_d, ok ? start : -1);
+    if (!ok || n <= start) return 0;
+    double *ring = (double *)malloc((size_t)(smooth_k + d) * sizeof(double));
+    if (!ring) return -1;
+    double *fast_ring = ring, *slow_ring = ring + smooth_k;
+    double fsum = 0.0, ssum = 0.0;
+    extrema_t e = {-1, -1, 0.0, 0.0};
+    int64_t fpos = 0, spos = 0;
+    for (int64_t i = k - 1; i < n; i++) {
+        extrema_step(h, l, i, k, &e);
+        double diff = (e.hi - e.lo) / 100.0;
+        double fast = diff != 0.0 ? (c[i] - e.lo) / diff : 50.0;
+        /* slow %K: mean of the last smooth_k fast values, from index k-1+smooth_k-1 */
+        fsum += fast;
+        if (i < k - 1 + smooth_k - 1) {
+            fast_ring[fpos++] = fast;
+            continue;
+        }
+        double slow = fsum / (double)smooth_k;
+        if (smooth_k > 1) {
+            fpos = fpos == smooth_k - 1 ? 0 : fpos;
+            fsum -= fast_ring[fpos];
+            fast_ring[fpos] = fast;
+            fpos++;
+        } else {
+            fsum -= fast;
+        }
+        ssum += slow;
+        if (i < start) {
+            slow_ring[spos++] = slow;
+            continue;
+        }
+        out_k[i] = slow;
+        out_d[i] = ssum / (double)d;
+        if (d > 1) {
+            spos = spos == d - 1 ? 0 : spos;
+            ssum -= slow_ring[spos];
+            slow_ring[spos] = slow;
+            spos++;
+        } else {
+            ssum -= slow;
+        }
     }
-    free(hi.q);
-    free(lo.q);
-    /* the SMAs run over the fast values from index k-1 on */
-    tp_sma(fast + (k - 1), n - (k - 1), smooth_k, slow + (k - 1));
-    const int64_t s0 = k - 1 + smooth_k - 1;
-    double sum = 0.0;
-    for (int64_t i = s0; i < s0 + d - 1; i++) sum += slow[i];
-    for (int64_t i = s0 + d - 1; i < n; i++) {
-        sum += slow[i];
-        out_d[i] = sum / (double)d;
-        out_k[i] = slow[i];
-        sum -= slow[i - d + 1];
-    }
-    free(fast);
-    free(slow);
+    free(ring);
     return 0;
 }
 
@@ -311,6 +354,7 @@ static inline double true_range(double hi, double lo, double prev_close)
 
 void tp_trange(const double *h, const double *l, const double *c, int64_t n, double *out)
 {
+    WARM(out, 1);
     for (int64_t i = 1; i < n; i++) out[i] = true_range(h[i], l[i], c[i - 1]);
 }
 
@@ -326,15 +370,18 @@ static inline double atr_seed(const double *tr, int64_t period)
 void tp_atr(const double *h, const double *l, const double *c, int64_t n, int64_t period,
             double *out)
 {
-    if (period < 1 || n <= period) return;
-    /* the true range goes into `out` first, then is overwritten in place */
-    tp_trange(h, l, c, n, out);
-    const double p = (double)period, pm1 = (double)(period - 1);
+    if (period < 1 || n <= period) {
+        WARM(out, -1);
+        return;
+    }
+    /* the seed's true ranges go into `out` first, then become warm-up NaN */
+    tp_trange(h, l, c, period + 1, out);
+    const double a = wilder_a(period), b = wilder_b(period);
     double prev = atr_seed(out, period);
+    WARM(out, period);
     out[period] = prev;
-    for (int64_t i = 1; i < period; i++) out[i] = NAN;
     for (int64_t i = period + 1; i < n; i++) {
-        prev = ((prev * pm1) + out[i]) / p;
+        prev = smooth(prev, true_range(h[i], l[i], c[i - 1]), a, b);
         out[i] = prev;
     }
 }
@@ -363,6 +410,12 @@ static inline void bb_emit(double xi, double mid, double var, int flat, double k
 void tp_bbands(const double *x, int64_t n, int64_t period, double k, double *upper,
                double *middle, double *lower, double *bandwidth, double *percent_b)
 {
+    const int64_t warm = period < 1 ? -1 : period - 1;
+    WARM(upper, warm);
+    WARM(middle, warm);
+    WARM(lower, warm);
+    WARM(bandwidth, warm);
+    WARM(percent_b, warm);
     if (period < 1 || n < period) return;
     double sum = 0.0, sum2 = 0.0;
     int64_t run = 0;
@@ -392,6 +445,7 @@ void tp_bbands(const double *x, int64_t n, int64_t period, double k, double *upp
  */
 void tp_rolling_std(const double *x, int64_t n, int64_t period, int64_t ddof, double *out)
 {
+    WARM(out, (period < 1 || period - ddof < 1) ? -1 : period - 1);
     if (period < 1 || n < period || period - ddof < 1) return;
     double mean = 0.0, m2 = 0.0;
     int64_t run = 0;
@@ -425,20 +479,25 @@ void tp_rolling_std(const double *x, int64_t n, int64_t period, int64_t ddof, do
 void tp_adx(const double *h, const double *l, const double *c, int64_t n, int64_t period,
             double *adx, double *pdi, double *mdi)
 {
+    WARM(adx, period < 1 ? -1 : 2 * period - 1);
+    WARM(pdi, period < 1 ? -1 : period);
+    WARM(mdi, period < 1 ? -1 : period);
     if (period < 1 || n <= period) return;
-    const double p = (double)period, pm1 = (double)(period - 1);
+    const double p = (double)period, a = wilder_a(period), b = wilder_b(period);
     double pdm = 0.0, mdm = 0.0, tr = 0.0, sum_dx = 0.0, prev_adx = 0.0;
     for (int64_t i = 1; i < n; i++) {
         double diff_p = h[i] - h[i - 1];
         double diff_m = l[i - 1] - l[i];
         double t = true_range(h[i], l[i], c[i - 1]);
+        /* Wilder sums: S = S * (1 - 1/period) + value (TA-Lib: S - S/period + value) */
         if (i >= period) {
-            mdm -= mdm / p;
-            pdm -= pdm / p;
+            mdm *= a;
+            pdm *= a;
+            tr *= a;
         }
         if (diff_m > 0.0 && diff_p < diff_m) mdm += diff_m;
         else if (diff_p > 0.0 && diff_p > diff_m) pdm += diff_p;
-        tr = i >= period ? tr - (tr / p) + t : tr + t;
+        tr += t;
         if (i < period) continue;
         double plus = 0.0, minus = 0.0;
         if (tr != 0.0) {
@@ -457,7 +516,7 @@ void tp_adx(const double *h, const double *l, const double *c, int64_t n, int64_
             prev_adx = sum_dx / p;
             adx[i] = prev_adx;
         } else {
-            if (defined) prev_adx = ((prev_adx * pm1) + dx) / p;
+            if (defined) prev_adx = smooth(prev_adx, dx, a, b);
             adx[i] = prev_adx;
         }
     }
@@ -468,12 +527,14 @@ void tp_adx(const double *h, const double *l, const double *c, int64_t n, int64_
 /* On-balance volume starting at volume[0], as TA-Lib. */
 void tp_obv(const double *c, const double *v, int64_t n, double *out)
 {
+    /* no warm-up */
     if (n < 1) return;
     double obv = v[0];
     out[0] = obv;
     for (int64_t i = 1; i < n; i++) {
-        if (c[i] > c[i - 1]) obv += v[i];
-        else if (c[i] < c[i - 1]) obv -= v[i];
+        /* branch-free: obv + (-v) == obv - v and obv + 0.0 == obv exactly */
+        double step = c[i] > c[i - 1] ? v[i] : (c[i] < c[i - 1] ? -v[i] : 0.0);
+        obv += step;
         out[i] = obv;
     }
 }
@@ -486,6 +547,7 @@ void tp_obv(const double *c, const double *v, int64_t n, double *out)
 void tp_cmf(const double *h, const double *l, const double *c, const double *v, int64_t n,
             int64_t period, double *out)
 {
+    WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
     double smf = 0.0, sv = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -510,6 +572,7 @@ static inline double typical(double h, double l, double c) { return (h + l + c) 
 void tp_vwap_rolling(const double *h, const double *l, const double *c, const double *v,
                      int64_t n, int64_t period, double *out)
 {
+    WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
     double spv = 0.0, sv = 0.0;
     for (int64_t i = 0; i < n; i++) {
@@ -592,7 +655,18 @@ static int64_t make_blocks(const int64_t *periods, int64_t m, int64_t limit, int
     return blocks;
 }
 
-#define MANY_SETUP(limit)                                                          \
+/* Every row's warm-up (lookback = period + shift) or, for an unusable period, all of it. */
+static void many_warm(double *out, int64_t n, const int64_t *periods, int64_t m, int64_t limit,
+                      int64_t shift)
+{
+    for (int64_t r = 0; r < m; r++) {
+        int usable = periods[r] >= 1 && periods[r] <= limit;
+        WARM(out + r * n, usable ? periods[r] + shift : -1);
+    }
+}
+
+#define MANY_SETUP(limit, shift)                                                   \
+    many_warm(out, n, periods, m, (limit), (shift));                              \
     int64_t *lanes = (int64_t *)malloc((size_t)(m + LANES) * sizeof(int64_t));     \
     if (!lanes) return -1;                                                        \
     int64_t blocks = make_blocks(periods, m, (limit), lanes)
@@ -600,7 +674,7 @@ static int64_t make_blocks(const int64_t *periods, int64_t m, int64_t limit, int
 /* SMA for each of `m` periods; out is m x n, row r for periods[r]. */
 int tp_sma_many(const double *x, int64_t n, const int64_t *periods, int64_t m, double *out)
 {
-    MANY_SETUP(n);
+    MANY_SETUP(n, -1);
     for (int64_t b = 0; b < blocks; b++) {
         int64_t p[LANES], s = 0;
         double sum[LANES], dp[LANES], *o[LANES];
@@ -636,14 +710,15 @@ int tp_sma_many(const double *x, int64_t n, const int64_t *periods, int64_t m, d
 /* EMA (SMA-seeded, k = 2 / (p + 1)) for each of `m` periods. */
 int tp_ema_many(const double *x, int64_t n, const int64_t *periods, int64_t m, double *out)
 {
-    MANY_SETUP(n);
+    MANY_SETUP(n, -1);
     for (int64_t b = 0; b < blocks; b++) {
         int64_t p[LANES], s = 0;
-        double prev[LANES], k[LANES], *o[LANES];
+        double prev[LANES], k[LANES], a[LANES], *o[LANES];
         for (int j = 0; j < LANES; j++) {
             int64_t r = lanes[b * LANES + j];
             p[j] = periods[r];
             k[j] = 2.0 / ((double)(p[j] + 1));
+            a[j] = 1.0 - k[j];
             o[j] = out + r * n;
             prev[j] = seed_mean(x, p[j]);
             o[j][p[j] - 1] = prev[j];
@@ -651,13 +726,13 @@ int tp_ema_many(const double *x, int64_t n, const int64_t *periods, int64_t m, d
         }
         for (int j = 0; j < LANES; j++)
             for (int64_t i = p[j]; i < s; i++) {
-                prev[j] = ((x[i] - prev[j]) * k[j]) + prev[j];
+                prev[j] = smooth(prev[j], x[i], a[j], k[j]);
                 o[j][i] = prev[j];
             }
         for (int64_t i = s; i < n; i++) {
             double xi = x[i];
             for (int j = 0; j < LANES; j++) {
-                prev[j] = ((xi - prev[j]) * k[j]) + prev[j];
+                prev[j] = smooth(prev[j], xi, a[j], k[j]);
                 o[j][i] = prev[j];
             }
         }
@@ -669,18 +744,18 @@ int tp_ema_many(const double *x, int64_t n, const int64_t *periods, int64_t m, d
 /* RSI for each of `m` periods; price differences are taken once. */
 int tp_rsi_many(const double *x, int64_t n, const int64_t *periods, int64_t m, double *out)
 {
-    MANY_SETUP(n - 1);
+    MANY_SETUP(n - 1, 0);
     double *diff = (double *)malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
     if (!diff) { free(lanes); return -1; }
     for (int64_t i = 1; i < n; i++) diff[i] = x[i] - x[i - 1];
     for (int64_t b = 0; b < blocks; b++) {
         int64_t s = 0, p[LANES];
-        double gain[LANES], loss[LANES], dp[LANES], pm1[LANES], *o[LANES];
+        double gain[LANES], loss[LANES], wb[LANES], wa[LANES], *o[LANES];
         for (int j = 0; j < LANES; j++) {
             int64_t r = lanes[b * LANES + j];
             p[j] = periods[r];
-            dp[j] = (double)p[j];
-            pm1[j] = (double)(p[j] - 1);
+            wa[j] = wilder_a(p[j]);
+            wb[j] = wilder_b(p[j]);
             o[j] = out + r * n;
             rsi_seed(x, p[j], gain + j, loss + j);
             o[j][p[j]] = rsi_value(gain[j], loss[j]);
@@ -688,13 +763,13 @@ int tp_rsi_many(const double *x, int64_t n, const int64_t *periods, int64_t m, d
         }
         for (int j = 0; j < LANES; j++)
             for (int64_t i = p[j] + 1; i <= s; i++) {
-                rsi_step(diff[i], pm1[j], dp[j], gain + j, loss + j);
+                rsi_step(diff[i], wa[j], wb[j], gain + j, loss + j);
                 o[j][i] = rsi_value(gain[j], loss[j]);
             }
         for (int64_t i = s + 1; i < n; i++) {
             double d = diff[i];
             for (int j = 0; j < LANES; j++) {
-                rsi_step(d, pm1[j], dp[j], gain + j, loss + j);
+                rsi_step(d, wa[j], wb[j], gain + j, loss + j);
                 o[j][i] = rsi_value(gain[j], loss[j]);
             }
         }
@@ -708,18 +783,18 @@ int tp_rsi_many(const double *x, int64_t n, const int64_t *periods, int64_t m, d
 int tp_atr_many(const double *h, const double *l, const double *c, int64_t n,
                 const int64_t *periods, int64_t m, double *out)
 {
-    MANY_SETUP(n - 1);
+    MANY_SETUP(n - 1, 0);
     double *tr = (double *)malloc((size_t)(n > 0 ? n : 1) * sizeof(double));
     if (!tr) { free(lanes); return -1; }
     tp_trange(h, l, c, n, tr);
     for (int64_t b = 0; b < blocks; b++) {
         int64_t s = 0, p[LANES];
-        double prev[LANES], dp[LANES], pm1[LANES], *o[LANES];
+        double prev[LANES], wb[LANES], wa[LANES], *o[LANES];
         for (int j = 0; j < LANES; j++) {
             int64_t r = lanes[b * LANES + j];
             p[j] = periods[r];
-            dp[j] = (double)p[j];
-            pm1[j] = (double)(p[j] - 1);
+            wa[j] = wilder_a(p[j]);
+            wb[j] = wilder_b(p[j]);
             o[j] = out + r * n;
             prev[j] = atr_seed(tr, p[j]);
             o[j][p[j]] = prev[j];
@@ -727,13 +802,13 @@ int tp_atr_many(const double *h, const double *l, const double *c, int64_t n,
         }
         for (int j = 0; j < LANES; j++)
             for (int64_t i = p[j] + 1; i <= s; i++) {
-                prev[j] = ((prev[j] * pm1[j]) + tr[i]) / dp[j];
+                prev[j] = smooth(prev[j], tr[i], wa[j], wb[j]);
                 o[j][i] = prev[j];
             }
         for (int64_t i = s + 1; i < n; i++) {
             double t = tr[i];
             for (int j = 0; j < LANES; j++) {
-                prev[j] = ((prev[j] * pm1[j]) + t) / dp[j];
+                prev[j] = smooth(prev[j], t, wa[j], wb[j]);
                 o[j][i] = prev[j];
             }
         }
@@ -748,7 +823,10 @@ int tp_bbands_many(const double *x, int64_t n, const int64_t *periods, int64_t m
                    double *upper, double *middle, double *lower, double *bandwidth,
                    double *percent_b)
 {
-    MANY_SETUP(n);
+    double *outs[5] = {upper, middle, lower, bandwidth, percent_b};
+    for (int f = 1; f < 5; f++) many_warm(outs[f], n, periods, m, n, -1);
+    double *out = upper;
+    MANY_SETUP(n, -1);
     /* run[i]: how many equal values end at i, shared by every period */
     int64_t *run = (int64_t *)malloc((size_t)(n > 0 ? n : 1) * sizeof(int64_t));
     if (!run) { free(lanes); return -1; }
@@ -793,5 +871,6 @@ int tp_bbands_many(const double *x, int64_t n, const int64_t *periods, int64_t m
 /* Natural log returns: out[i] = log(x[i] / x[i-1]) for i >= 1 (libm's log, not a SIMD one). */
 void tp_log_returns(const double *x, int64_t n, double *out)
 {
+    WARM(out, 1);
     for (int64_t i = 1; i < n; i++) out[i] = log(x[i] / x[i - 1]);
 }

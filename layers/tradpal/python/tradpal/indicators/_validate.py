@@ -10,6 +10,9 @@ is an integer from 1 to the input length.
 from __future__ import annotations
 
 import operator
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 
@@ -82,6 +85,35 @@ def check_periods(values: object, name: str, n: int) -> np.ndarray:
     return np.array([check_period(v, f"{name}[{i}]", n) for i, v in enumerate(seq)], np.int64)
 
 
+# ids of arrays already checked (finite after their own leading NaN) by the caller:
+# computing a set checks each column once instead of once per indicator
+_CHECKED: ContextVar[frozenset[int]] = ContextVar("tradpal_checked", default=frozenset())
+
+
+def check_finite_tail(arr: np.ndarray, name: str, start: int) -> None:
+    """Raise if ``arr`` holds NaN or an infinity at or after ``start``."""
+    bad = int(nat.tp_first_bad(arr, len(arr), start))
+    if bad >= 0:
+        what = "NaN" if np.isnan(arr[bad]) else str(arr[bad])
+        raise IndicatorInputError(
+            f"{name} has {what} at index {bad}, after its first valid value at {start}",
+            hint="only leading NaN (a warm-up) is allowed; fill or drop gaps first, "
+            "e.g. with the quality checks' 'repair' policy",
+        )
+
+
+@contextmanager
+def checked(arrays: dict[str, np.ndarray]) -> Iterator[None]:
+    """Check each array once; inside the block :func:`prepare` skips re-checking them."""
+    for name, arr in arrays.items():
+        check_finite_tail(arr, name, int(nat.tp_lead_nan(arr, len(arr))))
+    token = _CHECKED.set(_CHECKED.get() | {id(a) for a in arrays.values()})
+    try:
+        yield
+    finally:
+        _CHECKED.reset(token)
+
+
 def prepare(inputs: dict[str, object]) -> tuple[list[np.ndarray], int, int]:
     """Validate ``inputs`` (name -> values); return (arrays, n, start).
 
@@ -98,18 +130,22 @@ def prepare(inputs: dict[str, object]) -> tuple[list[np.ndarray], int, int]:
                 hint="pass columns of the same frame (one value per bar each)",
             )
     start = max(int(nat.tp_lead_nan(a, n)) for a in arrays) if n else 0
+    trusted = _CHECKED.get()
     for name, arr in zip(names, arrays, strict=True):
-        bad = int(nat.tp_first_bad(arr, n, start))
-        if bad >= 0:
-            what = "NaN" if np.isnan(arr[bad]) else str(arr[bad])
-            raise IndicatorInputError(
-                f"{name} has {what} at index {bad}, after its first valid value at {start}",
-                hint="only leading NaN (a warm-up) is allowed; fill or drop gaps first, "
-                "e.g. with the quality checks' 'repair' policy",
-            )
+        # an array clean after its own first value is clean after the joint start
+        if id(arr) not in trusted:
+            check_finite_tail(arr, name, start)
     return arrays, n, start
 
 
 def nan_rows(rows: int, n: int) -> np.ndarray:
-    """A (rows, n) float64 block of NaN: outputs are written past the warm-up only."""
+    """A (rows, n) float64 block of NaN."""
     return np.full((rows, n), np.nan)
+
+
+def out_rows(rows: int, n: int, start: int) -> np.ndarray:
+    """A (rows, n) float64 block for kernels, NaN before ``start`` (the leading NaN of
+    the inputs); the kernels write every element from ``start`` on, warm-up included."""
+    out = np.empty((rows, n))
+    out[:, :start] = np.nan
+    return out

@@ -17,6 +17,7 @@ from tradpal.indicators._validate import (
     IndicatorInputError,
     check_period,
     nan_rows,
+    out_rows,
     prepare,
 )
 from tradpal.timeframes import parse_timeframe
@@ -50,7 +51,7 @@ class Stochastic(NamedTuple):
 def _one(x: object, period: int, kernel, *extra) -> np.ndarray:
     (a,), n, s = prepare({"x": x})
     p = check_period(period, "period", n)
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     kernel(a[s:], n - s, p, *extra, out[s:])
     return out
 
@@ -65,7 +66,7 @@ def ema(x: object, period: int) -> np.ndarray:
     ``period`` values (TA-Lib); first value at ``period-1``."""
     (a,), n, s = prepare({"x": x})
     p = check_period(period, "period", n)
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     nat.tp_ema(a[s:], n - s, p, 2.0 / (p + 1), out[s:])
     return out
 
@@ -83,7 +84,7 @@ def rsi(close: object, period: int = 14) -> np.ndarray:
     """
     (a,), n, s = prepare({"close": close})
     p = check_period(period, "period", n)
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     nat.tp_rsi(a[s:], n - s, p, out[s:])
     return out
 
@@ -99,7 +100,7 @@ def macd(close: object, fast: int = 12, slow: int = 26, signal: int = 9) -> MACD
     f = check_period(fast, "fast", n)
     sl = check_period(slow, "slow", n)
     g = check_period(signal, "signal", n)
-    out = nan_rows(3, n)
+    out = out_rows(3, n, s)
     nat.tp_macd(a[s:], n - s, f, sl, g, out[0, s:], out[1, s:], out[2, s:])
     return MACD(out[0], out[1], out[2])
 
@@ -114,7 +115,7 @@ def bollinger(close: object, period: int = 20, k: float = 2.0) -> Bollinger:
     (a,), n, s = prepare({"close": close})
     p = check_period(period, "period", n)
     kk = _multiplier(k)
-    out = nan_rows(5, n)
+    out = out_rows(5, n, s)
     nat.tp_bbands(a[s:], n - s, p, kk, *(out[r, s:] for r in range(5)))
     return Bollinger(*out)
 
@@ -131,7 +132,7 @@ def _multiplier(k: object) -> float:
 def true_range(high: object, low: object, close: object) -> np.ndarray:
     """max(high - low, |high - previous close|, |low - previous close|); NaN at index 0."""
     (h, lo, c), n, s = prepare({"high": high, "low": low, "close": close})
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     nat.tp_trange(h[s:], lo[s:], c[s:], n - s, out[s:])
     return out
 
@@ -141,7 +142,7 @@ def atr(high: object, low: object, close: object, period: int = 14) -> np.ndarra
     ``period`` true ranges; first value at index ``period`` (price units)."""
     (h, lo, c), n, s = prepare({"high": high, "low": low, "close": close})
     p = check_period(period, "period", n)
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     nat.tp_atr(h[s:], lo[s:], c[s:], n - s, p, out[s:])
     return out
 
@@ -155,7 +156,7 @@ def adx(high: object, low: object, close: object, period: int = 14) -> ADX:
     """
     (h, lo, c), n, s = prepare({"high": high, "low": low, "close": close})
     p = check_period(period, "period", n)
-    out = nan_rows(3, n)
+    out = out_rows(3, n, s)
     nat.tp_adx(h[s:], lo[s:], c[s:], n - s, p, out[0, s:], out[1, s:], out[2, s:])
     return ADX(out[0], out[1], out[2])
 
@@ -173,7 +174,7 @@ def stochastic(
     kp = check_period(k, "k", n)
     sk = check_period(smooth_k, "smooth_k", n)
     dp = check_period(d, "d", n)
-    out = nan_rows(2, n)
+    out = out_rows(2, n, s)
     nat.check(nat.tp_stoch(h[s:], lo[s:], c[s:], n - s, kp, sk, dp, out[0, s:], out[1, s:]))
     return Stochastic(out[0], out[1])
 
@@ -183,7 +184,7 @@ def williams_r(high: object, low: object, close: object, period: int = 14) -> np
     (TA-Lib gives 0). First value at ``period-1``."""
     (h, lo, c), n, s = prepare({"high": high, "low": low, "close": close})
     p = check_period(period, "period", n)
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     nat.check(nat.tp_willr(h[s:], lo[s:], c[s:], n - s, p, out[s:]))
     return out
 
@@ -191,7 +192,7 @@ def williams_r(high: object, low: object, close: object, period: int = 14) -> np
 def obv(close: object, volume: object) -> np.ndarray:
     """On-balance volume, starting at ``volume[0]`` (TA-Lib); volume units."""
     (c, v), n, s = prepare({"close": close, "volume": volume})
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     nat.tp_obv(c[s:], v[s:], n - s, out[s:])
     return out
 
@@ -203,7 +204,7 @@ def cmf(high: object, low: object, close: object, volume: object, period: int = 
     """
     (h, lo, c, v), n, s = prepare({"high": high, "low": low, "close": close, "volume": volume})
     p = check_period(period, "period", n)
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     nat.tp_cmf(h[s:], lo[s:], c[s:], v[s:], n - s, p, out[s:])
     return out
 
@@ -232,7 +233,7 @@ def vwap(
     A window or session without volume so far gives NaN (the average is undefined).
     """
     (h, lo, c, v), n, s = prepare({"high": high, "low": low, "close": close, "volume": volume})
-    out = nan_rows(1, n)[0]
+    out = out_rows(1, n, s)[0]
     if period is not None:
         if session is not None:
             raise IndicatorInputError(

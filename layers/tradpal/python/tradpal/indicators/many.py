@@ -12,19 +12,20 @@ from __future__ import annotations
 import numpy as np
 
 from tradpal.indicators import _native as nat
-from tradpal.indicators._validate import check_periods, nan_rows, prepare
+from tradpal.indicators._validate import check_periods, nan_rows, out_rows, prepare
 from tradpal.indicators.core import Bollinger, _multiplier
 
 
 def _rows(x: object, periods: object, kernel) -> np.ndarray:
     (a,), n, s = prepare({"x": x})
     ps = check_periods(periods, "periods", n)
-    out = nan_rows(len(ps), n)
     if s == 0:
+        out = out_rows(len(ps), n, 0)
         nat.check(kernel(a, n, ps, len(ps), out))
         return out
     # leading NaN: compute on the valid tail, then place it
-    tail = nan_rows(len(ps), n - s)
+    out = nan_rows(len(ps), n)
+    tail = out_rows(len(ps), n - s, 0)
     nat.check(kernel(a[s:], n - s, ps, len(ps), tail))
     out[:, s:] = tail
     return out
@@ -49,7 +50,7 @@ def atr_many(high: object, low: object, close: object, periods: object) -> np.nd
     """:func:`~tradpal.indicators.atr` for each period; shape (len(periods), n)."""
     (h, lo, c), n, s = prepare({"high": high, "low": low, "close": close})
     ps = check_periods(periods, "periods", n)
-    tail = nan_rows(len(ps), n - s)
+    tail = out_rows(len(ps), n - s, 0)
     nat.check(nat.tp_atr_many(h[s:], lo[s:], c[s:], n - s, ps, len(ps), tail))
     if s == 0:
         return tail
@@ -65,7 +66,7 @@ def bollinger_many(close: object, periods: object, k: float = 2.0) -> Bollinger:
     ps = check_periods(periods, "periods", n)
     kk = _multiplier(k)
     m = len(ps)
-    tail = nan_rows(5 * m, n - s)
+    tail = out_rows(5 * m, n - s, 0)
     parts = [tail[i * m : (i + 1) * m] for i in range(5)]
     nat.check(nat.tp_bbands_many(a[s:], n - s, ps, m, kk, *parts))
     if s == 0:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tradpal.indicators import core
-from tradpal.indicators._validate import IndicatorInputError
+from tradpal.indicators._validate import IndicatorInputError, as_array, checked
 
 _NO_DEFAULT = object()
 
@@ -208,11 +208,14 @@ def compute(
     time: Any = None,
 ) -> dict[str, np.ndarray]:
     """Every column of ``spec`` (default :data:`TRADPAL_SET`) as name -> array."""
-    inputs = {"high": high, "low": low, "close": close, "volume": volume, "time": time}
-    inputs = {k: v for k, v in inputs.items() if v is not None}
+    entries = parse_spec(spec)
+    columns = {"high": high, "low": low, "close": close, "volume": volume}
+    arrays = {k: as_array(v, k) for k, v in columns.items() if v is not None}
+    inputs: dict[str, Any] = dict(arrays, time=time)
     out: dict[str, np.ndarray] = {}
-    for entry in parse_spec(spec):
-        out.update(entry.compute(inputs))
+    with checked(arrays):  # each column is checked once, not once per indicator
+        for entry in entries:
+            out.update(entry.compute(inputs))
     return out
 
 
