@@ -50,7 +50,13 @@ def table(
     header: bool = True,
 ) -> Table:
     """A rich table; columns named in ``numeric`` are right-aligned."""
-    t = Table(title=title, title_justify="left", header_style="bold", show_header=header)
+    t = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        show_header=header,
+        min_width=len(title) if title else None,  # keep the title on one line where it fits
+    )
     for name in columns:
         t.add_column(name, justify="right" if name in numeric else "left")
     for row in rows:

@@ -88,10 +88,11 @@ def import_file(
     from tradpal.data.resample import resample_ohlcv
 
     settings = load_settings(quality_policy=policy)
+    columns = _parse_mapping(mapping)
     fmt = detect_format(path) if format == "auto" else format
     options: dict = {"symbol": symbol, "policy": settings.quality_policy}
     if fmt == "file":
-        options |= {"timeframe": timeframe, "mapping": _parse_mapping(mapping)}
+        options |= {"timeframe": timeframe, "mapping": columns}
     elif mapping:
         raise typer.BadParameter("--map applies to generic files (--format file) only")
     if fmt == "binance":
@@ -99,6 +100,7 @@ def import_file(
     streaming = fmt in ("kaggle", "binance")
     if streaming:
         options["resample_to"] = resample
+    options = {k: v for k, v in options.items() if v is not None}  # importers' own defaults
     if streaming and path.is_file():
         with progress_bar(f"importing {path.name} (bytes)", total=path.stat().st_size) as update:
             frame, report = import_ohlcv(path, format=fmt, progress=update, **options)

@@ -81,12 +81,10 @@ def run(argv: list[str] | None = None) -> int:
         if exc.hint:
             err_console.print(f"[bold]hint:[/] {exc.hint}", highlight=False)
         return 2
-    except Exception as exc:  # a click usage error or a bug
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # a usage error (typer's click exceptions) or a bug
+        if isinstance(exc, typer.TyperException) and hasattr(exc, "show"):
             exc.show(file=sys.stderr)
-            return exc.exit_code
+            return getattr(exc, "exit_code", 2)
         if _state["debug"]:
             raise
         err_console.print(

@@ -1,0 +1,165 @@
+"""The command line end to end: real commands, real store under a temporary TRADPAL_HOME."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tradpal.cli.main import run
+from tradpal.data.loading import sample_range
+from tradpal.data.sources.synthetic import SyntheticSource
+from tradpal.data.store import MarketStore
+from tradpal.indicators import add_indicators
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_stores_the_sample_and_summarises(capsys, _isolated_home: Path) -> None:
+    code, out, _ = _run(capsys, "demo", "--bars", "600")
+    assert code == 0
+    assert "SYNTHETIC" in out and "quality: score 100.0/100" in out
+    assert "rsi_14" in out and "trend (EMA 9 vs 21)" in out
+    entries = MarketStore(_isolated_home / "market").catalog()
+    assert [(e.symbol, e.timeframe, e.rows, e.synthetic) for e in entries] == [
+        ("SYN/USD", "1h", 600, True)
+    ]
+
+
+def test_heavy_profile_demo_shows_the_higher_timeframe(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TRADPAL_PROFILE", "heavy")
+    code, out, _ = _run(capsys, "demo", "--bars", "600")
+    assert code == 0
+    assert "ema_21_4h" in out and "adx" in out and "macd_hist" in out
+
+
+def test_sample_then_list_then_indicators_match_the_library(capsys, _isolated_home) -> None:
+    assert _run(capsys, "data", "sample", "--bars", "300", "--timeframe", "4h")[0] == 0
+    code, out, _ = _run(capsys, "data", "list")
+    assert code == 0 and "SYN/USD" in out and "300" in out
+    code, out, _ = _run(
+        capsys, "indicators", "-s", "SYN/USD", "-t", "4h", "--set", "rsi:7,ema:5", "--tail", "1"
+    )
+    assert code == 0
+    start, end = sample_range("4h", 300)
+    frame = SyntheticSource(seed=42).fetch("SYN/USD", "4h", start, end)
+    expected = add_indicators(frame, [{"kind": "rsi", "period": 7}, {"kind": "ema", "period": 5}])
+    assert f"{expected['rsi_7'].iloc[-1]:.4f}" in out
+    assert f"{expected['ema_5'].iloc[-1]:,.2f}" in out
+
+
+def test_indicators_can_write_every_row(capsys, tmp_path: Path) -> None:
+    out_file = tmp_path / "ind.csv"
+    code, _, _ = _run(capsys, "indicators", "--source", "sample", "--out", str(out_file))
+    assert code == 0
+    written = pd.read_csv(out_file, index_col=0)
+    assert len(written) == 5000 and {"ema_9", "atr_14"} <= set(written.columns)
+
+
+def test_import_real_binance_export_then_validate_stored(capsys, shared_data: Path) -> None:
+    code, out, _ = _run(
+        capsys, "data", "import", str(shared_data / "BTCUSDT-1h.csv"), "--symbol", "BTC/USDT"
+    )
+    assert code == 0 and "stored 9504 bar(s): 9504 new" in out
+    code, out, _ = _run(capsys, "data", "validate", "--symbol", "BTC/USDT", "--timeframe", "1h")
+    assert code == 0 and "score 100.0/100, ok" in out
+
+
+def test_messy_file_is_rejected_then_repaired(capsys, shared_data: Path, _isolated_home) -> None:
+    messy = str(shared_data / "BTCUSDT-30min.csv")
+    code, out, err = _run(capsys, "data", "validate", messy)
+    assert code == 1 and "unsorted_timestamps" in out and "missing_columns" in out
+    code, _, err = _run(capsys, "data", "import", messy, "--symbol", "BTC/USD")
+    assert code == 2 and "unsorted_timestamps" in err and "hint:" in err
+    assert "Traceback" not in err
+    assert MarketStore(_isolated_home / "market").catalog() == []  # nothing stored
+    code, out, _ = _run(
+        capsys, "data", "import", messy, "--symbol", "BTC/USD", "--policy", "repair"
+    )
+    assert code == 0 and "repaired:" in out
+    stored = MarketStore(_isolated_home / "market").read("BTC/USD", "30m")
+    assert len(stored) == 499 or len(stored) == 500
+    assert stored.index.is_monotonic_increasing
+
+
+def test_kaggle_import_with_resampling(capsys, tmp_path: Path, _isolated_home) -> None:
+    minutes = 3 * 60
+    t0 = 1_325_376_000  # 2012-01-01 00:00 UTC
+    price = 100 + np.cumsum(np.sin(np.arange(minutes)))
+    kaggle = pd.DataFrame(
+        {
+            "Timestamp": (t0 + 60 * np.arange(minutes)).astype(float),
+            "Open": price,
+            "High": price + 1,
+            "Low": price - 1,
+            "Close": price + 0.5,
+            "Volume": np.full(minutes, 2.0),
+        }  # fmt: skip
+    )
+    path = tmp_path / "btcusd_1-min_data.csv"
+    kaggle.to_csv(path, index=False)
+    code, out, _ = _run(
+        capsys, "data", "import", str(path), "--format", "kaggle", "--resample", "1h"
+    )
+    assert code == 0
+    stored = MarketStore(_isolated_home / "market").read("BTC/USD", "1h")
+    assert len(stored) == 3
+    assert stored["volume"].tolist() == [120.0, 120.0, 120.0]
+    assert stored["open"].iloc[1] == price[60] and stored["close"].iloc[1] == price[119] + 0.5
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("data", "download", "--symbol", "BTC/USDT", "--start", "2024-01-01", "--source", "nope"),
+         "bad data source 'nope'"),
+        (("indicators", "--source", "sample", "--set", "ema"), "ema needs the parameter"),
+        (("indicators", "--source", "sample", "-t", "7m"), "TRADPAL_TIMEFRAME"),
+        (("data", "import", "missing.csv"), "no such file"),
+        (("data", "import", "x.csv", "--map", "time"), "NAME=COLUMN"),  # before the file
+        (("data", "import", "--bogus"), "No such option"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_clear_message_not_a_traceback(capsys, args, message: str) -> None:
+    code, out, err = _run(capsys, *args)
+    assert code == 2
+    assert message in out + err
+    assert "Traceback" not in out + err
+
+
+def test_bad_environment_stops_every_command(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TRADPAL_PROFILE", "medium")
+    code, _, err = _run(capsys, "data", "list")
+    assert code == 2 and "TRADPAL_PROFILE" in err and "'light' or 'heavy'" in err
+
+
+def test_config_shows_where_each_setting_came_from(capsys, monkeypatch) -> None:
+    monkeypatch.setenv("TRADPAL_TIMEFRAME", "4h")
+    code, out, _ = _run(capsys, "config")
+    assert code == 0
+    line = next(row for row in out.splitlines() if "timeframe" in row)
+    assert "4h" in line and "environment" in line
+
+
+def test_console_script_runs_in_a_fresh_process(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("tradpal")
+    env = {**os.environ, "TRADPAL_HOME": str(tmp_path)}
+    done = subprocess.run(
+        [str(exe), "demo", "--bars", "200"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "summary" in done.stdout
+    bad = subprocess.run(
+        [str(exe), "data", "validate", str(tmp_path / "none.csv")],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "error:" in bad.stderr
