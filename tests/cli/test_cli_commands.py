@@ -103,11 +103,11 @@ def test_kaggle_import_with_resampling(capsys, tmp_path: Path, _isolated_home) -
             "Low": price - 1,
             "Close": price + 0.5,
             "Volume": np.full(minutes, 2.0),
-        }  # fmt: skip
+        }
     )
     path = tmp_path / "btcusd_1-min_data.csv"
     kaggle.to_csv(path, index=False)
-    code, out, _ = _run(
+    code, _out, _ = _run(
         capsys, "data", "import", str(path), "--format", "kaggle", "--resample", "1h"
     )
     assert code == 0
