@@ -12,8 +12,10 @@ deviation for Bollinger Bands; TA-Lib's warm-up lengths (SMA/EMA/WMA/BBANDS/
 WILLR/CMF: period-1; RSI/ATR/+DI/-DI: period; ADX: 2*period-1; MACD:
 slow+signal-2 for all three outputs, with the fast EMA seeded at index slow-1
 from the SMA of the last ``fast`` values; STOCH: k-1 + smooth_k-1 + d-1 for %K
-and %D; OBV starts at volume[0]). The kernels perform TA-Lib's floating-point
-operations in TA-Lib's order, so results agree to the last bit or so.
+and %D; OBV starts at volume[0]). Sums and seeds follow TA-Lib's order; the
+smoothing recursions keep one multiply-add on their loop-carried chain (TA-Lib's
+own build reorders them too), so results agree with TA-Lib to about 1e-15
+relative and are reproducible bit for bit (no -ffast-math, a fixed order).
 
 Deliberate differences from TA-Lib (each is tested):
 
