@@ -10,7 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tradpal.data.contract import MarketMeta
 from tradpal.data.store import decode_symbol, encode_symbol, period_kind
+from tradpal.data.store.catalog import MAX_NOTES, merge_meta
 from tradpal.data.store.layout import (
     data_file_key,
     parse_dataset_dir,
@@ -141,3 +143,16 @@ def test_ceil_to_bar_uses_the_weekly_origin() -> None:
     assert ceil_to_bar(monday, week) == monday
     assert ceil_to_bar(monday - 1, week) == monday
     assert ceil_to_bar(monday + 1, week) == monday + week.nanoseconds
+
+
+def test_merged_meta_keeps_recent_notes_and_never_loses_synthetic() -> None:
+    old = MarketMeta("X/USD", "1h", "s", synthetic=True, repairs=("a", "b"), fallback=("f1",))
+    new = MarketMeta("X/USD", "1h", "s", repairs=("b", "c"), extra={"k": 1})
+    merged = merge_meta(old, new)
+    assert merged.repairs == ("a", "b", "c") and merged.fallback == ("f1",)
+    assert merged.synthetic and merged.extra == {"k": 1}
+    assert merge_meta(None, new) == new
+    many = MarketMeta("X/USD", "1h", "s", repairs=tuple(f"r{i}" for i in range(MAX_NOTES)))
+    capped = merge_meta(many, new.evolve(repairs=("last",)))
+    assert len(capped.repairs) == MAX_NOTES and capped.repairs[-1] == "last"
+    assert capped.repairs[0] == "r1"

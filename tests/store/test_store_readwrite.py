@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as pads
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tradpal.data.contract import MarketMeta, get_meta, with_meta
+from tradpal.data.contract import MarketMeta, get_meta, make_ohlcv, with_meta
 from tradpal.data.quality import check_quality
 from tradpal.data.store import MarketStore
 from tradpal.errors import DataContractError, DataQualityError, StoreError
@@ -282,3 +284,49 @@ def test_meta_survives_across_writes(store, wave) -> None:
     assert meta == MarketMeta(
         "BTC/USDT", "1h", "test:wave", repairs=("sorted rows",), extra={"note": "second"}
     )
+
+
+def test_a_damaged_file_is_a_clear_error(store, wave) -> None:
+    store.write(wave("BTC/USDT", "1h", "2024-01-01", 10))
+    path = store.root + "/ohlcv/symbol=BTC%2FUSDT/timeframe=1h/2024.parquet"
+    with store.filesystem.open_output_stream(path) as f:
+        f.write(b"PAR1 this is not parquet")
+    for call in (
+        lambda: store.read("BTC/USDT", "1h"),
+        store.catalog,
+        lambda: store.write(wave("BTC/USDT", "1h", "2024-01-02", 10)),
+    ):
+        with pytest.raises(StoreError, match="damaged") as err:
+            call()
+        assert "fetch it again" in err.value.hint
+
+
+_windows = st.lists(
+    st.tuples(st.integers(0, 90 * 24), st.integers(1, 40 * 24), st.integers(1, 9)),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(writes=_windows)
+def test_merges_equal_a_last_writer_wins_reference(tmp_path_factory, writes) -> None:
+    """Any sequence of overlapping writes reads back as a dict where later writes win."""
+    store = MarketStore(tmp_path_factory.mktemp("merge") / "market")
+    t0 = pd.Timestamp("2023-11-15", tz="UTC").value
+    hour = 3_600_000_000_000
+    reference: dict[int, tuple[float, ...]] = {}
+    for offset, length, scale in writes:
+        t = t0 + (offset + np.arange(length, dtype=np.int64)) * hour
+        close = 100.0 + scale + np.sin(t / hour / 10.0)
+        frame = make_ohlcv(t, close, close + 1, close - 1, close, np.full(length, float(scale)),
+                           meta=MarketMeta("M/USD", "1h", "test"))  # fmt: skip
+        store.write(frame)
+        for i, ti in enumerate(t):
+            reference[int(ti)] = (close[i], close[i] + 1, close[i] - 1, close[i], float(scale))
+    back = store.read("M/USD", "1h")
+    keys = sorted(reference)
+    assert back.index.asi8.tolist() == keys
+    assert back.to_numpy().tolist() == [list(reference[k]) for k in keys]
+    (entry,) = store.catalog()
+    assert entry.rows == len(keys)

@@ -112,7 +112,8 @@ def merge_meta(old: MarketMeta | None, new: MarketMeta) -> MarketMeta:
     """The meta of a file holding ``old``'s rows merged with ``new``'s.
 
     The newer meta wins, except that repairs and fallbacks accumulate (a file
-    keeps telling what was done to any of its rows) and ``synthetic`` sticks.
+    keeps telling what was done to any of its rows, up to the last
+    :data:`MAX_NOTES` distinct notes) and ``synthetic`` sticks.
     """
     if old is None:
         return new
@@ -123,8 +124,14 @@ def merge_meta(old: MarketMeta | None, new: MarketMeta) -> MarketMeta:
     )
 
 
+MAX_NOTES = 50
+"""Repairs and fallbacks a file keeps (the most recent), so its footer stays small
+however many updates it has seen."""
+
+
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys((*a, *b)))
+    notes = tuple(dict.fromkeys((*a, *b)))
+    return notes[-MAX_NOTES:]
 
 
 def _ts(ns: int) -> pd.Timestamp:

@@ -106,7 +106,13 @@ def record_from_metadata(key: str, metadata: dict[bytes, bytes] | None, size: in
             f"data file {key}.parquet has no TradPal metadata",
             hint="the file was not written by TradPal; move it out of the store",
         )
-    return FileRecord.from_json(key, json.loads(raw), size)
+    try:
+        return FileRecord.from_json(key, json.loads(raw), size)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(
+            f"data file {key}.parquet has damaged TradPal metadata ({exc!r})",
+            hint="delete the dataset and fetch it again",
+        ) from None
 
 
 def table_to_frame(table: pa.Table, meta: MarketMeta) -> pd.DataFrame:

@@ -119,6 +119,11 @@ def io_errors(action: str) -> Iterator[None]:
         raise StoreError(f"{action}: not found ({exc})", hint=_IO_HINT) from exc
     except OSError as exc:
         raise StoreError(f"{action}: {exc}", hint=_IO_HINT) from exc
+    except pa.ArrowInvalid as exc:  # a file that is not (or no longer) valid Parquet
+        raise StoreError(
+            f"{action}: damaged file ({exc})",
+            hint="it was changed outside TradPal; delete the dataset and fetch it again",
+        ) from exc
 
 
 def temp_path(path: str) -> str:
