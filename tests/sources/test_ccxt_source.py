@@ -101,8 +101,9 @@ def test_default_page_size_is_the_exchange_maximum_and_an_empty_page_ends(fake):
     assert_same(frame, expected(BTC, T0, T0 + 1500 * HOUR_MS))
     assert len(frame) == 1000  # the whole series: the server has nothing after it
     limits = [r.params["limit"] for r in fake.klines_requests()]
-    assert limits == ["1000", "500"]  # the second page came back empty: done
-    assert start_times(fake) == [T0, T0 + 1000 * HOUR_MS]
+    # the second (capped) page came back empty; one full page confirms the end
+    assert limits == ["1000", "500", "1000"]
+    assert start_times(fake) == [T0, T0 + 1000 * HOUR_MS, T0 + 1000 * HOUR_MS]
 
 
 def test_short_page_in_the_middle_does_not_stop_the_download(fake):

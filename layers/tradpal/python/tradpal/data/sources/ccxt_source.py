@@ -10,7 +10,9 @@ range ``[start, end)``:
   the page before, so a short page (fewer candles than ``limit``, which some
   exchanges send in the middle of a range) does not end the download; only an
   empty page, or reaching ``end`` or the present, does (ccxt drops candles
-  older than ``since``, so a page holding only those counts as empty);
+  older than ``since``, so a page holding only those reads as empty: an empty
+  answer to a page smaller than the exchange's maximum is therefore asked
+  again once with a full page before the download ends);
 * candles repeated across pages are dropped (the first copy is kept), and
   candles outside ``[start, end)`` are trimmed;
 * the candle still forming (open time + timeframe > now) is dropped, so every
@@ -304,6 +306,11 @@ class CcxtSource:
             want = math.ceil((stop_ms - since) / tf_ms)
             page_limit = None if limit is None else min(limit, want)
             raw = self._fetch_page(symbol, tf, since, page_limit)
+            if not raw and page_limit is not None and limit is not None and page_limit < limit:
+                # An exchange that starts pages a few candles before `since` can fill a
+                # small page with old candles only, which ccxt drops: an empty answer
+                # then does not mean the end of the data. Ask once more for a full page.
+                raw = self._fetch_page(symbol, tf, since, limit)
             if not raw:
                 break
             raw = sorted((c for c in raw if c and c[0] is not None), key=lambda c: c[0])
