@@ -220,6 +220,12 @@ def test_frames_without_meta_or_of_the_wrong_type_are_refused(store, wave) -> No
         store.write([1, 2, 3])  # type: ignore[arg-type]
     with pytest.raises(StoreError, match="write mode"):
         store.write(wave(), mode="replace")  # type: ignore[arg-type]
+    with_trades = wave()
+    with_trades["trades"] = 1.0
+    with pytest.raises(StoreError, match="trades besides OHLCV"):
+        store.write(with_trades)
+    assert store.write(with_trades, policy="repair").rows == len(with_trades)
+    store.delete("BTC/USDT", "1h")
     unjsonable = wave(extra={"when": pd.Timestamp("2024-01-01")})
     with pytest.raises(StoreError, match="JSON") as err:
         store.write(unjsonable)

@@ -73,16 +73,22 @@ class FileRecord:
         )
 
 
-def encode(frame: pd.DataFrame, record: FileRecord) -> pa.Buffer:
-    """The Parquet bytes of ``frame`` (a contract frame) with ``record`` in the footer."""
+def check_meta(meta: MarketMeta) -> str:
+    """``meta`` as JSON; :class:`StoreError` when it holds values JSON cannot keep."""
     try:
-        note = json.dumps(record.to_json(), allow_nan=False, sort_keys=True)
+        return json.dumps(meta.to_dict(), allow_nan=False, sort_keys=True)
     except (TypeError, ValueError) as exc:
         raise StoreError(
-            f"the metadata of {record.meta.label} cannot be stored: {exc}",
+            f"the metadata of {meta.label} cannot be stored: {exc}",
             hint="MarketMeta.extra may hold only JSON values (str, int, float, bool, "
             "None, lists and dicts of them)",
         ) from None
+
+
+def encode(frame: pd.DataFrame, record: FileRecord) -> pa.Buffer:
+    """The Parquet bytes of ``frame`` (a contract frame) with ``record`` in the footer."""
+    check_meta(record.meta)
+    note = json.dumps(record.to_json(), allow_nan=False, sort_keys=True)
     arrays = [pa.array(frame.index.asi8, type=pa.int64()).cast(SCHEMA.field(0).type)]
     arrays += [pa.array(frame[c].to_numpy(dtype=np.float64)) for c in OHLCV_COLUMNS]
     table = pa.Table.from_arrays(arrays, schema=SCHEMA.with_metadata({METADATA_KEY: note}))

@@ -34,7 +34,14 @@ import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from tradpal.data.contract import MarketMeta, ensure_ohlcv, get_meta, make_ohlcv, with_meta
+from tradpal.data.contract import (
+    OHLCV_COLUMNS,
+    MarketMeta,
+    ensure_ohlcv,
+    get_meta,
+    make_ohlcv,
+    with_meta,
+)
 from tradpal.data.quality import Policy, QualityReport, check_quality, enforce_quality
 from tradpal.data.sources.base import OhlcvSource, ProgressCallback
 from tradpal.data.store import codec, files
@@ -206,7 +213,15 @@ class MarketStore:
         tf = parse_timeframe(meta.timeframe)
         frame, report = enforce_quality(frame, policy, timeframe=tf)
         ensure_ohlcv(frame, what=f"data for {meta.label}")
+        extra = [str(c) for c in frame.columns if c not in OHLCV_COLUMNS]
+        if extra:
+            raise StoreError(
+                f"data for {meta.label} has column(s) {', '.join(extra)} besides OHLCV",
+                hint="the store keeps open, high, low, close and volume only: select them "
+                "(frame[list(OHLCV_COLUMNS)]) or write with policy='repair'",
+            )
         meta = get_meta(frame) or meta
+        codec.check_meta(meta)
         ds = DatasetPath.of(self._root, meta.symbol, tf)
         if len(frame) == 0:
             return WriteResult(meta.symbol, tf.name, 0, 0, 0, (), report)
