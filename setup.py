@@ -14,7 +14,11 @@ setup(
         Extension(
             "tradpal.indicators._kernels",
             sources=["layers/tradpal/python/tradpal/indicators/_kernels.c"],
-            extra_compile_args=["-O3", "-std=c11", "-fno-math-errno", "-Wall", "-Wextra"],
+            # -ffp-contract=off: no fused multiply-add, so every compiler and CPU (x86_64,
+            # Graviton) rounds the same way and results stay bit-identical.
+            extra_compile_args=[
+                "-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra",
+            ],
             py_limited_api=True,
         )
     ]
