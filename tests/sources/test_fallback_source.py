@@ -160,3 +160,42 @@ def test_real_yahoo_delivers_after_a_failing_source(yahoo: YFinanceSource) -> No
     assert meta.source == "yfinance" and meta.extra["ticker"] == "BTC-USD"
     assert meta.extra["built_from"] == "1h"
     assert meta.fallback == ("ccxt:binance failed: 451 restricted location", "yfinance: ok")
+
+
+class Scripted:
+    """A source that answers from a script: a frame, an empty frame, or an error, per call."""
+
+    def __init__(self, name: str, answers: list) -> None:
+        self.name = name
+        self.answers = list(answers)
+        self.calls = 0
+
+    def fetch(self, symbol, timeframe, start, end, *, progress=None) -> pd.DataFrame:
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def test_chain_sticks_to_the_source_that_delivered() -> None:
+    from tradpal.data.sources.fallback import FallbackSource
+    from tradpal.data.sources.synthetic import SyntheticSource
+
+    t = pd.Timestamp("2024-01-01", tz="UTC")
+    bars = SyntheticSource(seed=1).fetch("X/USD", "1h", t, t + pd.Timedelta(hours=5))
+    first = Scripted("first", [SourceError("down"), make_ohlcv([], [], [], [], [], [])])
+    second = Scripted(
+        "second", [bars, make_ohlcv([], [], [], [], [], []), SourceError("broke mid-download")]
+    )
+    chain = FallbackSource([first, second])
+    got = chain.fetch("X/USD", "1h", t, t + pd.Timedelta(hours=5))
+    assert got.index.equals(bars.index)
+    assert get_meta(got).fallback == ("first failed: down", "second: ok")
+    # an older range: the chosen source's empty answer is the answer (no switching)
+    older = chain.fetch("X/USD", "1h", t - pd.Timedelta(days=9), t - pd.Timedelta(days=8))
+    assert len(older) == 0 and first.calls == 1
+    # the chosen source failing is raised, not papered over with another source
+    with pytest.raises(SourceError, match="after delivering earlier bars"):
+        chain.fetch("X/USD", "1h", t, t + pd.Timedelta(hours=5))
+    assert first.calls == 1

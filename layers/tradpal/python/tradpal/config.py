@@ -76,7 +76,8 @@ class Settings(BaseSettings):
         description="market data store: a local path or s3://bucket/prefix; default: <home>/market",
     )
     sources: list[str] = Field(
-        default_factory=lambda: ["ccxt:binance", "yfinance", "synthetic"],
+        # Synthetic data is never a default fallback: it must not pass for a real market.
+        default_factory=lambda: ["ccxt:binance", "yfinance"],
         description="data sources in fallback order",
         min_length=1,
     )

@@ -55,6 +55,18 @@ def fetch_with_fallback(
     metadata records. Raises :class:`ConfigError` for an empty ``sources``
     and :class:`SourceError` naming every failure when all sources fail.
     """
+    return _first_delivering(sources, symbol, timeframe, start, end, progress)[1]
+
+
+def _first_delivering(
+    sources: Sequence[OhlcvSource],
+    symbol: str,
+    timeframe: Timeframe | str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    progress: ProgressCallback | None,
+) -> tuple[OhlcvSource, pd.DataFrame]:
+    """The source that delivered and its frame (see :func:`fetch_with_fallback`)."""
     if not sources:
         raise ConfigError(
             "no data sources to try", hint="give at least one source, e.g. make_source('yfinance')"
@@ -73,7 +85,7 @@ def fetch_with_fallback(
                 if chain:
                     chain.append(f"{name}: ok")
                     meta = meta.evolve(fallback=(*chain, *meta.fallback))
-                return with_meta(frame, meta)
+                return source, with_meta(frame, meta)
             reason = "returned no bars"
         chain.append(f"{name} failed: {reason}")
         following = (
@@ -91,7 +103,15 @@ def fetch_with_fallback(
 
 
 class FallbackSource:
-    """An ``OhlcvSource`` that tries ``sources`` in order (see :func:`fetch_with_fallback`)."""
+    """An ``OhlcvSource`` that tries ``sources`` in order (see :func:`fetch_with_fallback`).
+
+    The chain is sticky per symbol and timeframe: once a source has delivered
+    bars, later fetches of that symbol and timeframe (the next chunk of a long
+    download, an older range) go to that source alone. Its empty answer is
+    then an answer (no older data, such as before a listing date), and its
+    failure is raised instead of switching sources in the middle of one
+    dataset, which would mix prices and volume units.
+    """
 
     def __init__(self, sources: Sequence[OhlcvSource]) -> None:
         if not sources:
@@ -101,6 +121,7 @@ class FallbackSource:
             )
         self.sources: tuple[OhlcvSource, ...] = tuple(sources)
         self.name = "fallback(" + ",".join(s.name for s in self.sources) + ")"
+        self._chosen: dict[tuple[str, str], OhlcvSource] = {}
 
     def fetch(
         self,
@@ -112,4 +133,18 @@ class FallbackSource:
         progress: ProgressCallback | None = None,
     ) -> pd.DataFrame:
         """Bars of ``symbol`` in ``[start, end)`` from the first source that delivers."""
-        return fetch_with_fallback(self.sources, symbol, timeframe, start, end, progress=progress)
+        tf = parse_timeframe(timeframe)
+        chosen = self._chosen.get((symbol, tf.name))
+        if chosen is not None:
+            try:
+                return chosen.fetch(symbol, tf, start, end, progress=progress)
+            except RECOVERABLE as exc:
+                raise SourceError(
+                    f"{chosen.name} failed for {symbol} {tf.name} after delivering earlier "
+                    f"bars: {_reason(exc)}",
+                    hint="run the download again to resume; sources are not switched within "
+                    "one dataset",
+                ) from exc
+        source, frame = _first_delivering(self.sources, symbol, tf, start, end, progress)
+        self._chosen[(symbol, tf.name)] = source
+        return frame
