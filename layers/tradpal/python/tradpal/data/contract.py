@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.errors import DataContractError
+from tradpal.errors import ConfigError, DataContractError, TradPalError
 from tradpal.timeframes import parse_timeframe
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
@@ -148,6 +148,30 @@ def to_utc_index(time: Any) -> pd.DatetimeIndex:
             index = pd.DatetimeIndex(pd.to_datetime(arr, utc=True))
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     return index.as_unit("ns").rename(INDEX_NAME)
+
+
+def to_utc_timestamp(
+    value: Any, what: str = "time", *, error: type[TradPalError] = ConfigError
+) -> pd.Timestamp:
+    """``value`` (ISO text, datetime, Timestamp, epoch ns) as a UTC Timestamp in ns.
+
+    Naive values are taken as UTC. Anything that is not a time, or NaT, raises
+    ``error`` (a :class:`~tradpal.errors.TradPalError` subclass chosen by the
+    caller: a bad bound given to a source is a SourceError, to the store a
+    StoreError) naming ``what`` and the accepted forms.
+    """
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise error(
+            f"{what} {value!r} is not a time: {exc}",
+            hint="give an ISO date or time such as 2024-01-31 or 2024-01-31T12:00Z, "
+            "or a pandas Timestamp",
+        ) from None
+    if ts is pd.NaT:
+        raise error(f"{what} is missing (NaT)", hint="give a date such as 2024-01-31")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.as_unit("ns")
 
 
 def ensure_ohlcv(frame: object, *, what: str = "data") -> pd.DataFrame:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from tradpal.data.contract import ensure_ohlcv
+from tradpal.data.contract import ensure_ohlcv, to_utc_timestamp
 from tradpal.data.quality import Policy, enforce_quality
 from tradpal.errors import ConfigError
 from tradpal.timeframes import parse_timeframe
@@ -36,7 +36,7 @@ def sample_range(
     tf = parse_timeframe(timeframe)
     if bars < 1:
         raise ConfigError(f"bars must be at least 1, got {bars}", hint="e.g. --bars 5000")
-    t_end = pd.Timestamp.now(tz="UTC") if end is None else _utc(end)
+    t_end = pd.Timestamp.now(tz="UTC") if end is None else to_utc_timestamp(end)
     end_ns = int(tf.floor_ns(t_end.value))
     return pd.Timestamp(end_ns - bars * tf.nanoseconds, tz="UTC"), pd.Timestamp(end_ns, tz="UTC")
 
@@ -72,7 +72,11 @@ def load_ohlcv(
     elif data == "sample":
         from tradpal.data.sources.synthetic import SyntheticSource
 
-        lo, hi = sample_range(tf.name, bars, end) if start is None else (_utc(start), _end(end))
+        lo, hi = (
+            sample_range(tf.name, bars, end)
+            if start is None
+            else (to_utc_timestamp(start), _end(end))
+        )
         frame = SyntheticSource(seed=seed).fetch(symbol or SAMPLE_SYMBOL, tf, lo, hi)
     elif _looks_like_path(data):
         from tradpal.data.importers import import_ohlcv
@@ -87,7 +91,7 @@ def load_ohlcv(
                 f"fetching from {data} needs a symbol and a start time",
                 hint="pass --symbol and --start",
             )
-        frame = make_source(data).fetch(symbol, tf, _utc(start), _end(end))
+        frame = make_source(data).fetch(symbol, tf, to_utc_timestamp(start), _end(end))
     frame, _ = enforce_quality(frame, policy, timeframe=tf)
     return ensure_ohlcv(frame)
 
@@ -101,8 +105,8 @@ def _looks_like_path(data: str) -> bool:
 def _slice(frame: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
     if start is None and end is None:
         return frame
-    lo = None if start is None else _utc(start)
-    hi = None if end is None else _utc(end)
+    lo = None if start is None else to_utc_timestamp(start)
+    hi = None if end is None else to_utc_timestamp(end)
     mask = (frame.index >= lo if lo is not None else True) & (
         frame.index < hi if hi is not None else True
     )
@@ -111,16 +115,5 @@ def _slice(frame: pd.DataFrame, start: Any, end: Any) -> pd.DataFrame:
     return out
 
 
-def _utc(value: Any) -> pd.Timestamp:
-    try:
-        t = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ConfigError(
-            f"cannot read {value!r} as a time",
-            hint="use ISO 8601, e.g. 2024-01-31 or 2024-01-31T12:00",
-        ) from None
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-
-
 def _end(value: Any) -> pd.Timestamp:
-    return pd.Timestamp.now(tz="UTC") if value is None else _utc(value)
+    return pd.Timestamp.now(tz="UTC") if value is None else to_utc_timestamp(value)

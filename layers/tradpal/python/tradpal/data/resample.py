@@ -87,7 +87,7 @@ def resample_ohlcv(
     """
     ensure_ohlcv(frame)
     target = parse_timeframe(timeframe)
-    source = _source_timeframe(frame)
+    source = frame_timeframe(frame)
     check_coarser(source, target)
     cols = (frame.index.asi8, *(frame[c].to_numpy() for c in OHLCV_COLUMNS))
     t, o, h, lo, c, v = aggregate(cols, target)  # type: ignore[arg-type]
@@ -119,13 +119,14 @@ def last_bin_is_partial(
     if len(frame) == 0:
         return False
     target = parse_timeframe(timeframe)
-    source = source or _source_timeframe(frame)
+    source = source or frame_timeframe(frame)
     last_open = int(frame.index.asi8[-1])
     bin_close = int(target.floor_ns(last_open)) + target.nanoseconds
     return last_open + source.nanoseconds < bin_close
 
 
-def _source_timeframe(frame: pd.DataFrame) -> Timeframe:
+def frame_timeframe(frame: pd.DataFrame) -> Timeframe:
+    """The frame's timeframe: from its MarketMeta, else its median bar spacing."""
     meta = get_meta(frame)
     if meta is not None:
         return parse_timeframe(meta.timeframe)

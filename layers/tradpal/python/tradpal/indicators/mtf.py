@@ -17,28 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.data.contract import ensure_ohlcv, get_meta
-from tradpal.data.resample import resample_ohlcv
-from tradpal.errors import DataContractError
+from tradpal.data.contract import ensure_ohlcv
+from tradpal.data.resample import frame_timeframe, resample_ohlcv
 from tradpal.indicators.frame import frame_inputs
 from tradpal.indicators.spec import TRADPAL_SET, IndicatorSpec, compute
 from tradpal.timeframes import Timeframe, parse_timeframe
-
-
-def base_timeframe(frame: pd.DataFrame) -> Timeframe:
-    """The frame's timeframe: from its meta, else its median bar spacing."""
-    meta = get_meta(frame)
-    if meta is not None:
-        return parse_timeframe(meta.timeframe)
-    from tradpal.data.quality import infer_timeframe
-
-    tf = infer_timeframe(frame.index.asi8)
-    if tf is None:
-        raise DataContractError(
-            "cannot tell the frame's timeframe: no meta and no known median spacing",
-            hint="attach MarketMeta (with_meta) naming the timeframe",
-        )
-    return tf
 
 
 def align(
@@ -75,7 +58,7 @@ def htf_apply(
     per HTF bar.
     """
     ensure_ohlcv(frame)
-    base = base_timeframe(frame)
+    base = frame_timeframe(frame)
     htf = parse_timeframe(timeframe)
     high = resample_ohlcv(frame, htf)
     result = func(high)

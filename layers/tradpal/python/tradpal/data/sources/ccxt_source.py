@@ -46,7 +46,7 @@ import ccxt
 import numpy as np
 import pandas as pd
 
-from tradpal.data.contract import MarketMeta, make_ohlcv
+from tradpal.data.contract import MarketMeta, make_ohlcv, to_utc_timestamp
 from tradpal.data.sources.base import ProgressCallback
 from tradpal.data.sources.retry import (
     RetryPolicy,
@@ -74,19 +74,6 @@ def is_transient(exc: BaseException) -> bool:
     which repeating does not fix.
     """
     return isinstance(exc, ccxt.OperationFailed) and not isinstance(exc, ccxt.InvalidNonce)
-
-
-def _to_timestamp(value: Any, what: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise SourceError(
-            f"{what} {value!r} is not a date or time",
-            hint="give a pandas Timestamp, a datetime or an ISO string such as '2022-01-01T00:00Z'",
-        ) from exc
-    if ts is pd.NaT:
-        raise SourceError(f"{what} is missing (NaT)", hint="give a date or time")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _iso(ms: int) -> str:
@@ -221,15 +208,17 @@ class CcxtSource:
     ) -> tuple[MarketMeta, Iterator[list[Candle]]]:
         """Check everything up front; return the metadata and a lazy page iterator."""
         tf = parse_timeframe(timeframe)
-        start_ts = _to_timestamp(start, "start")
-        end_ts = _to_timestamp(end, "end")
+        start_ts = to_utc_timestamp(start, "start", error=SourceError)
+        end_ts = to_utc_timestamp(end, "end", error=SourceError)
         if end_ts < start_ts:
             raise SourceError(
                 f"the range ends ({end_ts}) before it starts ({start_ts})",
                 hint="give start <= end; the range is half-open [start, end)",
             )
         if resume_from is not None:
-            after = _to_timestamp(resume_from, "resume_from") + pd.Timedelta(seconds=tf.seconds)
+            after = to_utc_timestamp(resume_from, "resume_from", error=SourceError) + pd.Timedelta(
+                seconds=tf.seconds
+            )
             start_ts = min(max(start_ts, after), end_ts)
         if not self.exchange.has.get("fetchOHLCV"):
             raise SourceError(

@@ -44,7 +44,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.data.contract import INDEX_NAME, OHLCV_COLUMNS, MarketMeta, get_meta, with_meta
+from tradpal.data.contract import (
+    INDEX_NAME,
+    OHLCV_COLUMNS,
+    MarketMeta,
+    get_meta,
+    to_utc_timestamp,
+    with_meta,
+)
 from tradpal.data.sources.base import ProgressCallback
 from tradpal.errors import ConfigError
 from tradpal.timeframes import Timeframe, parse_timeframe
@@ -244,7 +251,7 @@ def generate_ohlcv(
     seed = _check_seed(seed)
     if not isinstance(n_bars, int | np.integer) or n_bars < 0:
         raise ConfigError(f"n_bars must be a non-negative integer, got {n_bars!r}")
-    t0 = _utc(start, "start")
+    t0 = to_utc_timestamp(start, "start")
     if (t0.value - tf.origin_seconds * 10**9) % tf.nanoseconds:
         raise ConfigError(
             f"start {t0} is not on the {tf.name} bar grid",
@@ -287,7 +294,7 @@ class SyntheticSource:
     ) -> pd.DataFrame:
         """Bars of ``symbol`` whose open time lies in ``[start, end)``."""
         tf = parse_timeframe(timeframe)
-        t_start, t_end = _utc(start, "start"), _utc(end, "end")
+        t_start, t_end = to_utc_timestamp(start, "start"), to_utc_timestamp(end, "end")
         step, origin = tf.nanoseconds, SYNTHETIC_ORIGIN.value
         k0 = max(0, -((origin - t_start.value) // step))  # ceil((start - origin) / step)
         k1 = max(0, -((origin - t_end.value) // step))
@@ -305,16 +312,3 @@ class SyntheticSource:
         cols = self._sims[key].bars(int(k0), int(k1), progress)
         times = origin + np.arange(k0, k1, dtype=np.int64) * step
         return _frame(times, cols, meta)
-
-
-def _utc(value: object, what: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(
-            f"{what} {value!r} is not a time: {exc}",
-            hint="give an ISO date such as 2024-01-01 or a pandas Timestamp",
-        ) from None
-    if ts is pd.NaT:
-        raise ConfigError(f"{what} is missing (NaT)", hint="give an ISO date such as 2024-01-01")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

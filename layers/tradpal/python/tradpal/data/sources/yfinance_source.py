@@ -59,6 +59,7 @@ from tradpal.data.contract import (
     MarketMeta,
     ensure_ohlcv,
     make_ohlcv,
+    to_utc_timestamp,
     with_meta,
 )
 from tradpal.data.sources.base import ProgressCallback
@@ -216,14 +217,6 @@ def _ceil(t: pd.Timestamp, tf: Timeframe) -> pd.Timestamp:
     return floor if floor == t else floor + pd.Timedelta(seconds=tf.seconds)
 
 
-def _utc(value: Any, what: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise SourceError(f"{what} {value!r} is not a time", hint="give a UTC timestamp") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _chunks(
     start: pd.Timestamp, end: pd.Timestamp, span: pd.Timedelta | None
 ) -> Iterator[tuple[pd.Timestamp, pd.Timestamp]]:
@@ -336,8 +329,11 @@ class YFinanceSource:
         ys = yahoo_symbol(symbol)
         plan = plan_interval(timeframe)
         tf = plan.timeframe
-        start, end = _utc(start, "start"), _utc(end, "end")
-        now = _utc(self._clock(), "now")
+        start, end = (
+            to_utc_timestamp(start, "start", error=SourceError),
+            to_utc_timestamp(end, "end", error=SourceError),
+        )
+        now = to_utc_timestamp(self._clock(), "now", error=SourceError)
         if start >= end:
             raise SourceError(
                 f"empty range: start {start} is not before end {end}",

@@ -40,6 +40,7 @@ from tradpal.data.contract import (
     ensure_ohlcv,
     get_meta,
     make_ohlcv,
+    to_utc_timestamp,
     with_meta,
 )
 from tradpal.data.quality import Policy, QualityReport, check_quality, enforce_quality
@@ -644,19 +645,7 @@ def _issues(report: QualityReport) -> dict[str, int]:
 
 
 def _utc(value: Any, what: str) -> pd.Timestamp | None:
-    if value is None:
-        return None
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise StoreError(
-            f"invalid {what} time {value!r}: {exc}",
-            hint="give a date such as '2024-01-31', an ISO time or a pandas Timestamp",
-        ) from None
-    if ts is pd.NaT:
-        raise StoreError(f"invalid {what} time {value!r}", hint="give a date such as '2024-01-31'")
-    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
-    return ts.as_unit("ns")
+    return None if value is None else to_utc_timestamp(value, what, error=StoreError)
 
 
 def _ts(ns: int) -> pd.Timestamp:
