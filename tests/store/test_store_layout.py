@@ -48,7 +48,11 @@ def test_symbols_encode_to_safe_reversible_names(symbol: str, encoded: str) -> N
 
 @given(st.text(min_size=1, max_size=40).filter(lambda s: s.strip()))
 def test_symbol_encoding_is_reversible_and_path_safe(symbol: str) -> None:
-    encoded = encode_symbol(symbol)
+    try:
+        encoded = encode_symbol(symbol)
+    except StoreError as err:  # non-ASCII text can grow past the 200-byte name limit
+        assert "too long" in str(err) and len(symbol.encode()) * 3 > 200
+        return
     assert decode_symbol(encoded) == symbol
     assert SAFE_NAME.match(encoded), encoded  # no separators, no "=", never hidden
 
