@@ -1,7 +1,7 @@
 # The two commands a newcomer needs: `make run` (the main job) and `make test`.
 # Each sets up .venv/ first when it is missing or older than the package files.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tradpal-installed
 PYTEST_ARGS ?=
