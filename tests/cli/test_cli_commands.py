@@ -163,3 +163,17 @@ def test_console_script_runs_in_a_fresh_process(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "error:" in bad.stderr
+
+
+def test_download_fetches_only_what_is_missing(capsys, _isolated_home: Path) -> None:
+    args = ("data", "download", "-s", "SYN/USD", "-t", "1h", "--source", "synthetic:seed=3")
+    code, out, _ = _run(capsys, *args, "--start", "2024-01-01", "--end", "2024-01-03")
+    assert code == 0 and "stored 48 new bar(s)" in out
+    code, out, _ = _run(capsys, *args, "--start", "2024-01-01", "--end", "2024-01-04")
+    assert code == 0 and "stored 24 new bar(s)" in out  # only the missing day
+    stored = MarketStore(_isolated_home / "market").read("SYN/USD", "1h")
+    expected = SyntheticSource(seed=3).fetch(
+        "SYN/USD", "1h", pd.Timestamp("2024-01-01", tz="UTC"), pd.Timestamp("2024-01-04", tz="UTC")
+    )
+    assert stored.index.equals(expected.index)
+    assert np.array_equal(stored.to_numpy(), expected.to_numpy())
