@@ -1,0 +1,21 @@
+"""Parameter sweeps and walk-forward analysis."""
+
+from __future__ import annotations
+
+from tradpal.optimize.errors import OptimizeError
+from tradpal.optimize.objectives import OBJECTIVES, best_index, check_objective, scores
+from tradpal.optimize.stability import Stability, stability
+from tradpal.optimize.windows import Window, WindowPlan, plan_windows
+
+__all__ = [
+    "OBJECTIVES",
+    "OptimizeError",
+    "Stability",
+    "Window",
+    "WindowPlan",
+    "best_index",
+    "check_objective",
+    "plan_windows",
+    "scores",
+    "stability",
+]
