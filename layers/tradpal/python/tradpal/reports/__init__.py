@@ -1,0 +1,36 @@
+"""Result files, HTML reports, several symbols in one run, comparison tables.
+
+* :func:`write_backtest_outputs` writes ``result.json``, ``trades.csv``, ``equity.csv`` and
+  ``report.html`` of one backtest (formats in :mod:`tradpal.reports.outputs`).
+* :func:`backtest_report_html` and :func:`walkforward_report_html`: self-contained offline
+  HTML pages (plotly.js inlined, no CDN; :mod:`tradpal.reports.html`).
+* :func:`run_many` runs one strategy over several symbols and aggregates them as an
+  equal-weight portfolio (:class:`MultiResult`); :func:`comparison_table` puts the key
+  metrics of several runs side by side (:mod:`tradpal.reports.multi`).
+"""
+
+from __future__ import annotations
+
+from tradpal.reports.html import backtest_report_html
+from tradpal.reports.outputs import (
+    OUTPUT_FILES,
+    RESULT_SCHEMA,
+    buy_and_hold_equity,
+    equity_frame,
+    result_document,
+    write_backtest_outputs,
+)
+from tradpal.reports.serialize import ReportError, dumps, to_jsonable
+
+__all__ = [
+    "OUTPUT_FILES",
+    "RESULT_SCHEMA",
+    "ReportError",
+    "backtest_report_html",
+    "buy_and_hold_equity",
+    "dumps",
+    "equity_frame",
+    "result_document",
+    "to_jsonable",
+    "write_backtest_outputs",
+]
