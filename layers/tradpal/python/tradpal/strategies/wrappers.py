@@ -1,0 +1,186 @@
+"""Strategies that wrap another: a higher-timeframe trend filter and ATR stops."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tradpal.strategies import lines
+from tradpal.strategies.base import Strategy, prev, prices_of, resolve_params
+from tradpal.strategies.defaults import timeframe_defaults
+from tradpal.strategies.errors import StrategyError
+from tradpal.strategies.signals import Signals
+from tradpal.strategies.space import Param, ParamSpace
+from tradpal.timeframes import Timeframe, parse_timeframe
+
+
+def _inner_indicators(
+    inner: Strategy, frame: pd.DataFrame, params: Mapping[str, Any]
+) -> dict[str, np.ndarray]:
+    func = getattr(inner, "indicators", None)
+    return dict(func(frame, params)) if func is not None else {}
+
+
+def htf_trend(frame: pd.DataFrame, timeframe: str | Timeframe, ema_period: int) -> np.ndarray:
+    """The higher timeframe's trend at each bar of ``frame``: +1 where the last closed
+    ``timeframe`` bar closed above its EMA(``ema_period``), -1 below, 0 on it, NaN
+    before the first closed bar with an EMA.
+
+    Computed on closed higher-timeframe bars only
+    (:func:`tradpal.indicators.mtf.htf_apply`), so a value never changes when
+    later bars arrive.
+    """
+    from tradpal.indicators.mtf import htf_apply
+
+    def trend(htf: pd.DataFrame) -> np.ndarray:
+        close = np.asarray(htf["close"], dtype=np.float64)
+        return np.sign(close - lines.ema(close, ema_period))
+
+    return htf_apply(frame, timeframe, trend)
+
+
+@dataclass(frozen=True)
+class MtfFilter:
+    """``inner``'s signals, entries kept only in the direction of the higher timeframe's
+    trend (:func:`htf_trend`): long entries where it is up, short entries where it is
+    down. Exits pass through, and a position is also closed on the bar the trend stops
+    pointing its way (a long when the trend is no longer up). Stops, targets and
+    confidence pass through unchanged."""
+
+    inner: Strategy
+    higher_timeframe: Timeframe
+    ema_period: int = 50
+    name: str = field(init=False)
+    description: str = field(init=False)
+    space: ParamSpace = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", f"{self.inner.name}@{self.higher_timeframe.name}")
+        object.__setattr__(
+            self,
+            "description",
+            f"{self.inner.name}, trading only in the direction of the "
+            f"{self.higher_timeframe.name} trend (close vs EMA{self.ema_period} of closed "
+            f"{self.higher_timeframe.name} bars). {self.inner.description}",
+        )
+        object.__setattr__(self, "space", self.inner.space)
+
+    def defaults_for(self, timeframe: str | Timeframe) -> dict[str, Any]:
+        return self.inner.defaults_for(timeframe)
+
+    def params_for(self, frame: pd.DataFrame, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        return resolve_params(self, frame, params)
+
+    def generate(self, frame: pd.DataFrame, params: Mapping[str, Any] | None = None) -> Signals:
+        sig = self.inner.generate(frame, self.params_for(frame, params))
+        trend = htf_trend(frame, self.higher_timeframe, self.ema_period)
+        up, down = trend > 0, trend < 0
+        return replace(
+            sig,
+            long_entry=sig.long_entry & up,
+            short_entry=sig.short_entry & down,
+            long_exit=sig.long_exit | (prev(up) & ~up),
+            short_exit=sig.short_exit | (prev(down) & ~down),
+        )
+
+    def indicators(
+        self, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        from tradpal.indicators.mtf import htf_apply
+
+        out = _inner_indicators(self.inner, frame, self.params_for(frame, params))
+        tf = self.higher_timeframe
+        out[f"ema_{self.ema_period}_{tf.name}"] = htf_apply(
+            frame, tf, lambda h: lines.ema(np.asarray(h["close"], np.float64), self.ema_period)
+        )
+        return out
+
+
+def mtf_filter(strategy: Strategy, higher_timeframe: str, *, ema_period: int = 50) -> Strategy:
+    """``strategy`` trading only in the direction of ``higher_timeframe``'s trend
+    (see :class:`MtfFilter`); named ``"<strategy>@<timeframe>"``. The data it runs on
+    must have a timeframe that ``higher_timeframe`` is a whole multiple of."""
+    if isinstance(ema_period, bool) or not isinstance(ema_period, int) or ema_period < 1:
+        raise StrategyError(
+            f"ema_period {ema_period!r} is not a positive integer",
+            hint="give the higher timeframe's EMA period in its bars, such as 50",
+        )
+    return MtfFilter(strategy, parse_timeframe(higher_timeframe), ema_period)
+
+
+ATR_PARAMS = (
+    Param("sl_atr", "float", 0.25, 10.0, 0.25, default=1.5, description="stop, x ATR"),
+    Param("tp_atr", "float", 0.25, 20.0, 0.25, default=3.0, description="target, x ATR"),
+    Param("atr_period", "int", 2, 100, default=14, description="ATR period, bars"),
+)
+
+
+@dataclass(frozen=True)
+class AtrStops:
+    """``inner``'s signals with per-bar stop and target prices from the ATR.
+
+    On a long-entry bar t: ``stop = close[t] - sl_atr * ATR[t]`` and ``target =
+    close[t] + tp_atr * ATR[t]``; on a short-entry bar the mirror; NaN on every
+    other bar (and where the ATR is still warming up). The prices are absolute
+    and reference the signal bar's close, the default fill; with fills at the
+    next open they keep their price level, not their distance. ``sl_atr`` and
+    ``tp_atr`` default to the per-timeframe table (1h: 1.5 and 3.0).
+    """
+
+    inner: Strategy
+    name: str = field(init=False)
+    description: str = field(init=False)
+    space: ParamSpace = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", f"{self.inner.name}+atr")
+        object.__setattr__(
+            self, "description", f"{self.inner.description} Stops and targets at k x ATR."
+        )
+        clash = [p.name for p in ATR_PARAMS if p.name in self.inner.space]
+        if clash:
+            raise StrategyError(f"{self.inner.name} already has the param(s) {clash}")
+        object.__setattr__(self, "space", self.inner.space.merge(ParamSpace(ATR_PARAMS)))
+
+    def defaults_for(self, timeframe: str | Timeframe) -> dict[str, Any]:
+        row = timeframe_defaults(timeframe)
+        own = {"sl_atr": row.sl_atr, "tp_atr": row.tp_atr}
+        return self.space.validate({**self.inner.defaults_for(timeframe), **own})
+
+    def params_for(self, frame: pd.DataFrame, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        return resolve_params(self, frame, params)
+
+    def _split(self, p: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in p.items() if k in self.inner.space}
+
+    def generate(self, frame: pd.DataFrame, params: Mapping[str, Any] | None = None) -> Signals:
+        p = self.params_for(frame, params)
+        sig = self.inner.generate(frame, self._split(p))
+        px = prices_of(frame)
+        a = lines.atr(px.high, px.low, px.close, p["atr_period"])
+        side = np.where(sig.long_entry & ~sig.short_entry, 1.0, np.nan)
+        side[sig.short_entry & ~sig.long_entry] = -1.0
+        return replace(
+            sig,
+            stop_price=px.close - side * p["sl_atr"] * a,
+            target_price=px.close + side * p["tp_atr"] * a,
+        )
+
+    def indicators(
+        self, frame: pd.DataFrame, params: Mapping[str, Any] | None = None
+    ) -> dict[str, np.ndarray]:
+        p = self.params_for(frame, params)
+        return _inner_indicators(self.inner, frame, self._split(p))
+
+
+def with_atr_stops(strategy: Strategy) -> Strategy:
+    """``strategy`` with ATR stop and target prices (see :class:`AtrStops`); adds the
+    params ``sl_atr``, ``tp_atr`` and ``atr_period`` to its space."""
+    return AtrStops(strategy)
+
+
+__all__ = ["AtrStops", "MtfFilter", "htf_trend", "mtf_filter", "with_atr_stops"]
