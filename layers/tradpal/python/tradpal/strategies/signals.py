@@ -85,7 +85,7 @@ class Signals:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise StrategyError(
-                    f"confidence {conf[i]!r} at bar {i} is outside [0, 1]",
+                    f"confidence {conf[i].item()!r} at bar {i} is outside [0, 1]",
                     hint="scale confidence to [0, 1]; NaN means none",
                 )
 
@@ -224,7 +224,7 @@ def _read_bools(col: pd.Series, name: str) -> np.ndarray:
         if bad.any():
             i = int(np.argmax(bad))
             raise StrategyError(
-                f"signal column {name} holds {col.iloc[i]!r} in row {i}",
+                f"signal column {name} holds {_plain(col.iloc[i])!r} in row {i}",
                 hint="use 0/1 or true/false",
             )
         return v == 1.0
@@ -234,7 +234,7 @@ def _read_bools(col: pd.Series, name: str) -> np.ndarray:
     if bad.any():
         i = int(np.argmax(bad))
         raise StrategyError(
-            f"signal column {name} holds {col.iloc[i]!r} in row {i}",
+            f"signal column {name} holds {_plain(col.iloc[i])!r} in row {i}",
             hint="use 0/1 or true/false",
         )
     return is_true
@@ -246,10 +246,15 @@ def _read_floats(col: pd.Series, name: str) -> np.ndarray:
     if bad.any():
         i = int(np.argmax(bad))
         raise StrategyError(
-            f"column {name} holds {col.iloc[i]!r} in row {i}, not a number",
+            f"column {name} holds {_plain(col.iloc[i])!r} in row {i}, not a number",
             hint="leave the cell empty (NaN) where there is no value",
         )
     return num.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values, so messages read ``2``, not ``np.int64(2)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _blank(col: pd.Series) -> np.ndarray:

@@ -105,6 +105,8 @@ class Param:
         text for a categorical) so command-line values work as given.
         """
         where = f"param {self.name!r}"
+        if isinstance(value, np.generic):  # numpy scalars from grids and arrays
+            value = value.item()
         if self.kind == "categorical":
             assert self.choices is not None
             for c in self.choices:
@@ -117,7 +119,7 @@ class Param:
                 f"{where} is {value!r}, not one of {', '.join(map(str, self.choices))}",
                 hint=f"choose one of {', '.join(map(str, self.choices))}",
             )
-        x = _number(value, where)
+        x = _number(value, where, f"give a number from {self.low} to {self.high}")
         if self.kind == "int":
             if x != math.floor(x):
                 raise StrategyError(
@@ -196,18 +198,16 @@ class Param:
         return cls(**kw)
 
 
-def _number(value: Any, where: str) -> float:
+def _number(value: Any, where: str, hint: str) -> float:
     if isinstance(value, bool):
-        raise StrategyError(f"{where} is {value!r}, not a number")
+        raise StrategyError(f"{where} is {value!r}, not a number", hint=hint)
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
-            raise StrategyError(f"{where} is {value!r}, not a number") from None
-    if isinstance(value, np.generic):
-        value = value.item()
+            raise StrategyError(f"{where} is {value!r}, not a number", hint=hint) from None
     if not isinstance(value, int | float) or not math.isfinite(value):
-        raise StrategyError(f"{where} is {value!r}, not a finite number")
+        raise StrategyError(f"{where} is {value!r}, not a finite number", hint=hint)
     return value
 
 
