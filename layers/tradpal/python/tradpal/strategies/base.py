@@ -109,7 +109,17 @@ def resolve_params(
     unknown = [k for k in given if k not in strategy.space]
     if unknown:  # validate() says the same, but before the defaults hide which were given
         strategy.space.validate(given)
-    return strategy.space.validate({**base, **given})
+    try:
+        return strategy.space.validate({**base, **given})
+    except StrategyError as exc:
+        filled = {k: v for k, v in base.items() if k not in given}
+        if tf is None or not given or not filled:
+            raise
+        shown = ", ".join(f"{k}={v}" for k, v in filled.items())
+        raise StrategyError(
+            f"{exc.message}; the params not given came from the {tf.name} defaults ({shown})",
+            hint="give the other params of the constraint too",
+        ) from None
 
 
 def frame_timeframe_or_none(frame: pd.DataFrame) -> Timeframe | None:
