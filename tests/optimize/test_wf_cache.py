@@ -10,8 +10,7 @@ import tradpal.indicators as ti
 from tradpal.data.sources.synthetic import generate_ohlcv
 from tradpal.optimize import OptimizeError
 from tradpal.optimize.cache import IndicatorCache, IndicatorRequest, plan_prefetch
-from tradpal.strategies import STRATEGIES
-from tradpal.strategies import lines
+from tradpal.strategies import STRATEGIES, lines
 
 
 @pytest.fixture(scope="module")
