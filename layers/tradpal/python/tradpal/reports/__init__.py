@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from tradpal.reports.html import backtest_report_html
+from tradpal.reports.multi import KEY_METRICS, MultiResult, aggregate, comparison_table, run_many
 from tradpal.reports.outputs import (
     OUTPUT_FILES,
     RESULT_SCHEMA,
@@ -23,14 +24,19 @@ from tradpal.reports.outputs import (
 from tradpal.reports.serialize import ReportError, dumps, to_jsonable
 
 __all__ = [
+    "KEY_METRICS",
     "OUTPUT_FILES",
     "RESULT_SCHEMA",
+    "MultiResult",
     "ReportError",
+    "aggregate",
     "backtest_report_html",
     "buy_and_hold_equity",
+    "comparison_table",
     "dumps",
     "equity_frame",
     "result_document",
+    "run_many",
     "to_jsonable",
     "write_backtest_outputs",
 ]
