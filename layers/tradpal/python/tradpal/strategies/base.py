@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -43,13 +43,45 @@ class Strategy(Protocol):
         ...
 
 
-class Prices(NamedTuple):
-    """A frame's price columns as float64 arrays (views where possible)."""
+class Prices:
+    """A frame's open, high, low and close as float64 arrays, each read on first use.
 
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
+    Reading a column of a frame copies its ``attrs``, which costs more than an EMA
+    of 10,000 bars, so a rule that needs only the close reads only the close. The
+    arrays are views of the frame's memory where its columns are float64.
+    """
+
+    __slots__ = ("_frame", "_read")
+    FIELDS = ("open", "high", "low", "close")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self._frame = frame
+        self._read: dict[str, np.ndarray] = {}
+
+    def _column(self, name: str) -> np.ndarray:
+        arr = self._read.get(name)
+        if arr is None:
+            arr = self._read[name] = np.asarray(self._frame[name], dtype=np.float64)
+        return arr
+
+    @property
+    def open(self) -> np.ndarray:
+        return self._column("open")
+
+    @property
+    def high(self) -> np.ndarray:
+        return self._column("high")
+
+    @property
+    def low(self) -> np.ndarray:
+        return self._column("low")
+
+    @property
+    def close(self) -> np.ndarray:
+        return self._column("close")
+
+    def __len__(self) -> int:
+        return len(self._frame)
 
 
 Rule = Callable[[Prices, Mapping[str, Any]], tuple[Signals, dict[str, np.ndarray]]]
@@ -134,16 +166,16 @@ def frame_timeframe_or_none(frame: pd.DataFrame) -> Timeframe | None:
 
 
 def prices_of(frame: pd.DataFrame) -> Prices:
-    """``frame``'s open, high, low and close as float64 arrays."""
+    """``frame``'s prices, read lazily (:class:`Prices`); missing columns are an error."""
     if not isinstance(frame, pd.DataFrame):
         raise StrategyError(f"a strategy needs an OHLCV DataFrame, not {type(frame).__name__}")
-    missing = [c for c in Prices._fields if c not in frame.columns]
+    missing = [c for c in Prices.FIELDS if c not in frame.columns]
     if missing:
         raise StrategyError(
             f"the data lacks the column(s) {', '.join(missing)}",
             hint="strategies read open, high, low and close from an OHLCV frame",
         )
-    return Prices(*(np.asarray(frame[c], dtype=np.float64) for c in Prices._fields))
+    return Prices(frame)
 
 
 # --- vectorised helpers (no loops over bars) --------------------------------------------------
