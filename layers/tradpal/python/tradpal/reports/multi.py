@@ -163,7 +163,9 @@ def aggregate(
     curves = [r.equity for r in results.values()]
     start = int(grid_tf.floor_ns(min(int(c.index.asi8[0]) for c in curves)))
     end = int(grid_tf.floor_ns(max(int(c.index.asi8[-1]) for c in curves)))
-    grid_ns = np.arange(start, end + 1, grid_tf.nanoseconds, dtype=np.int64)
+    # integer steps: np.arange(start, end + 1, step) sizes itself in float and can drop the end
+    step = grid_tf.nanoseconds
+    grid_ns = start + np.arange((end - start) // step + 1, dtype=np.int64) * step
     index = pd.DatetimeIndex(pd.to_datetime(grid_ns, unit="ns", utc=True), name="time")
     n = len(results)
     total = np.zeros(len(grid_ns))
