@@ -22,8 +22,10 @@ from tradpal.reports.outputs import (
     write_backtest_outputs,
 )
 from tradpal.reports.serialize import ReportError, dumps, to_jsonable
+from tradpal.reports.walkforward import BELIEVE_OOS, walkforward_report_html
 
 __all__ = [
+    "BELIEVE_OOS",
     "KEY_METRICS",
     "OUTPUT_FILES",
     "RESULT_SCHEMA",
@@ -38,5 +40,6 @@ __all__ = [
     "result_document",
     "run_many",
     "to_jsonable",
+    "walkforward_report_html",
     "write_backtest_outputs",
 ]

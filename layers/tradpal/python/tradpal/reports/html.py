@@ -124,6 +124,7 @@ def esc(value: object) -> str:
 def format_metric(name: str, value: Any) -> str:
     """``value`` formatted for display: fractions in :data:`PERCENT_METRICS` as percentages,
     counts as integers, money and ratios with thousands separators; ``None``/NaN as "n/a"."""
+    name = name.rsplit(" ", 1)[-1]  # "OOS sharpe" formats as "sharpe"
     if value is None:
         return "n/a"
     if isinstance(value, bool):
