@@ -21,7 +21,8 @@ lint: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py layers/tradpal/python/tradpal/indicators/_kernels.c
+$(STAMP): pyproject.toml setup.py layers/tradpal/python/tradpal/indicators/_kernels.c \
+		layers/tradpal/python/tradpal/backtest/_engine.c
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "TradPal needs Python 3.11 or newer as '$(PYTHON)'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -9,17 +9,25 @@ and results are reproducible bit for bit.
 
 from setuptools import Extension, setup
 
+# -ffp-contract=off: no fused multiply-add, so every compiler and CPU (x86_64, Graviton)
+# rounds the same way and results stay bit-identical.
+FLAGS = ["-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra"]
+ROOT = "layers/tradpal/python/tradpal"
+
 setup(
     ext_modules=[
         Extension(
             "tradpal.indicators._kernels",
-            sources=["layers/tradpal/python/tradpal/indicators/_kernels.c"],
-            # -ffp-contract=off: no fused multiply-add, so every compiler and CPU (x86_64,
-            # Graviton) rounds the same way and results stay bit-identical.
-            extra_compile_args=[
-                "-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra",
-            ],
+            sources=[f"{ROOT}/indicators/_kernels.c"],
+            extra_compile_args=FLAGS,
             py_limited_api=True,
-        )
+        ),
+        # the backtest engine: one bar-by-bar simulation, also loaded with ctypes
+        Extension(
+            "tradpal.backtest._engine",
+            sources=[f"{ROOT}/backtest/_engine.c"],
+            extra_compile_args=FLAGS,
+            py_limited_api=True,
+        ),
     ]
 )
