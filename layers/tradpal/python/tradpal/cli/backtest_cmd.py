@@ -106,7 +106,7 @@ def _strategy_runs(symbols, strategies, param, start, end, source, settings, ove
 
     names = strategies or ["ema_crossover"]
     symbols = symbols or [SAMPLE_SYMBOL if source == "sample" else settings.symbol]
-    params = _parse_params(param)
+    params = parse_params(param)
     runs = []
     steps = len(symbols) * (1 + len(names))
     bar = progress_bar("backtest", total=steps) if not quiet else _no_progress()
@@ -154,8 +154,20 @@ def _signals_run(data, signals_file, symbols, settings, overrides):
     return (signals_file.stem, frame, StrategyRun(result, signals, {}, {}))
 
 
+def _portfolio(runs):
+    """The equal-weight portfolio of a one-strategy run over several symbols, else None."""
+    from tradpal.reports import aggregate
+
+    strategies = {run.result.meta.get("strategy") for _l, _f, run in runs}
+    symbols = {run.result.meta.get("symbol") for _l, _f, run in runs}
+    if len(runs) < 2 or len(strategies) != 1 or len(symbols) != len(runs):
+        return None
+    results = {label: run.result for label, _f, run in runs}
+    return aggregate(results, runs[0][2].result.config, strategy_name=strategies.pop())
+
+
 def _report(runs, folder: Path) -> None:
-    from tradpal.reports import comparison_table, write_backtest_outputs
+    from tradpal.reports import comparison_table, dumps, write_backtest_outputs
     from tradpal.reports.html import METRIC_LABELS, format_metric
 
     for label, frame, run in runs:
@@ -179,7 +191,15 @@ def _report(runs, folder: Path) -> None:
         )
         console.print(f"report: {paths['report']}")
     if len(runs) > 1:
-        compare = comparison_table({label: run.result for label, _f, run in runs})
+        compared: dict[str, Any] = {label: run.result for label, _f, run in runs}
+        portfolio = _portfolio(runs)
+        if portfolio is not None:
+            compared["portfolio"] = portfolio
+            (folder / "portfolio.json").write_text(dumps(portfolio.to_dict()))
+            console.print(
+                f"equal-weight portfolio of {len(runs)} symbols: {folder / 'portfolio.json'}"
+            )
+        compare = comparison_table(compared)
         compare.to_csv(folder / "comparison.csv")
         runs_shown = [str(i) for i in compare.index]
         # One row per metric, one column per run: reads well however many metrics.
@@ -197,7 +217,7 @@ def _report(runs, folder: Path) -> None:
         console.print(f"comparison: {folder / 'comparison.csv'}")
 
 
-def _parse_params(items: list[str] | None) -> dict[str, Any]:
+def parse_params(items: list[str] | None) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for item in items or []:
         name, sep, value = item.partition("=")

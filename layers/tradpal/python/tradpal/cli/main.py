@@ -52,10 +52,18 @@ def _root(
 
 def _register() -> None:
     # Imported here so that `tradpal --help` stays quick and the modules stay small.
-    from tradpal.cli import backtest_cmd, data_cmd, demo_cmd, indicators_cmd, settings_cmd
+    from tradpal.cli import (
+        backtest_cmd,
+        check_cmd,
+        data_cmd,
+        demo_cmd,
+        indicators_cmd,
+        settings_cmd,
+    )
 
     app.add_typer(data_cmd.app, name="data")
     app.command("backtest")(backtest_cmd.backtest)
+    app.add_typer(check_cmd.app, name="check")
     app.command("demo")(demo_cmd.demo)
     app.command("indicators")(indicators_cmd.indicators)
     app.command("config")(settings_cmd.show_config)

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from tradpal.data.contract import ensure_ohlcv
-from tradpal.data.resample import frame_timeframe
 from tradpal.errors import TradPalError
 from tradpal.reports.serialize import ReportError, frame_records, to_jsonable
 from tradpal.timeframes import Timeframe
@@ -97,48 +96,32 @@ def run_many(
     """Backtest ``strategy`` with ``params`` on every frame (symbol -> OHLCV frame) and
     aggregate the runs as an equal-weight portfolio (module docstring).
 
-    ``strategy`` is a :class:`~tradpal.strategies.Strategy` or a registered name. The
-    params of each run are the strategy's per-timeframe defaults for that frame with
-    ``params`` (may be ``None``) laid over them and validated (``strategy.params_for``;
-    a strategy without it gets ``params``, or ``defaults_for(timeframe)`` when ``None``).
-    ``config=None`` is the default :class:`~tradpal.backtest.BacktestConfig`. Each run's
-    ``meta`` holds ``symbol`` (the mapping's key), ``strategy`` and the resolved ``params``
+    Each run is :func:`tradpal.backtest.runs.backtest_strategy`: ``params`` over the
+    per-timeframe defaults of that frame, and ``config=None`` means
+    :func:`~tradpal.backtest.runs.config_for` the frame's timeframe. Each run's ``meta``
+    holds ``symbol`` (the mapping's key), ``strategy`` and the resolved ``params``
     besides the engine's entries. A failing run raises its error with the symbol named.
     """
-    from tradpal.backtest import BacktestConfig, run_backtest
+    from tradpal.backtest.runs import backtest_strategy
     from tradpal.strategies import get_strategy
 
     if not frames:
         raise ReportError("no frames given", hint="pass a mapping symbol -> OHLCV frame")
     strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
-    config = BacktestConfig() if config is None else config
     results: dict[str, BacktestResult] = {}
     for symbol, frame in frames.items():
         ensure_ohlcv(frame, what=f"the data of {symbol}")
-        tf = frame_timeframe(frame)
         try:
-            run_params = _params_for(strat, frame, tf, params)
-            signals = strat.generate(frame, run_params)
-            meta = {"symbol": str(symbol), "strategy": strat.name, "params": run_params}
-            result = run_backtest(frame, signals, config, timeframe=tf.name, meta=meta)
+            result = backtest_strategy(frame, strat, params, config).result
         except TradPalError as exc:
             if _plain(exc):
                 raise type(exc)(f"{symbol}: {exc.message}", hint=exc.hint) from exc
             exc.add_note(f"while running {symbol}")
             raise
+        result.meta["symbol"] = str(symbol)
         results[str(symbol)] = result
-    return aggregate(results, config, strategy_name=strat.name)
-
-
-def _params_for(
-    strategy: Strategy, frame: pd.DataFrame, tf: Timeframe, params: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    # Built-in strategies resolve per-timeframe defaults under the given params and validate;
-    # any other Strategy gets its defaults_for(timeframe) when no params are given.
-    params_for = getattr(strategy, "params_for", None)
-    if callable(params_for):
-        return dict(params_for(frame, params))
-    return dict(strategy.defaults_for(tf.name) if params is None else params)
+    first = next(iter(results.values()))
+    return aggregate(results, first.config, strategy_name=strat.name)
 
 
 def _plain(exc: TradPalError) -> bool:
