@@ -2,7 +2,8 @@
 
 Stores the offline sample (or downloads real candles with ``--source``), checks
 its quality, computes the profile's indicators (and, in the heavy profile, a
-higher-timeframe trend without look-ahead) and prints a summary.
+higher-timeframe trend without look-ahead), backtests a strategy on it and
+writes the report, then prints a summary and where the report is.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def demo(
     symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
     timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
     bars: Annotated[int, typer.Option(min=50, help="bars of history")] = 5000,
+    strategy: Annotated[str, typer.Option(help="strategy to backtest")] = "ema_crossover",
 ) -> None:
-    """Get data, check its quality, compute indicators and print a summary."""
+    """Get data, check its quality, compute indicators, backtest and print a summary."""
     from tradpal.data.contract import get_meta
     from tradpal.data.loading import SAMPLE_SYMBOL, sample_range
     from tradpal.data.quality import check_quality
@@ -50,7 +52,7 @@ def demo(
     source = SyntheticSource(seed=settings.seed) if sample else make_source(data)
     store = MarketStore.from_settings(settings)
     start, end = sample_range(tf, bars)
-    with progress_bar(f"1/3 data from {source.name}") as update:
+    with progress_bar(f"1/4 data from {source.name}") as update:
         store.update(source, sym, tf, start, end, progress=update, policy=settings.quality_policy)
     frame = store.read(sym, tf, start, end)
     meta = get_meta(frame)
@@ -61,7 +63,7 @@ def demo(
     problems = [(r.name, r.severity, r.count) for r in (*report.failed, *report.warnings)]
     console.print(
         table(
-            f"2/3 quality: score {report.score:.1f}/100, {'ok' if report.ok else 'FAILED'}",
+            f"2/4 quality: score {report.score:.1f}/100, {'ok' if report.ok else 'FAILED'}",
             ["rule", "severity", "count"],
             problems or [(f"all {len(report.rules)} rules passed", "", 0)],
             numeric=("count",),
@@ -79,7 +81,7 @@ def demo(
     added = [c for c in result.columns if c not in frame.columns]
     console.print(
         table(
-            f"3/3 indicators at {fmt(result.index[-1])} UTC "
+            f"3/4 indicators at {fmt(result.index[-1])} UTC "
             f"({len(added)} columns, {len(result)} bars)",
             ["indicator", "value"],
             [(c, float(last[c])) for c in added],
@@ -87,11 +89,32 @@ def demo(
         )
     )
 
-    console.print(table(f"summary: {label}", ["", ""], _summary(result, tf, higher), header=False))
+    # 4. A backtest of the strategy with the timeframe's defaults, and its report.
+    from tradpal.backtest.runs import backtest_strategy
+    from tradpal.reports import write_backtest_outputs
+    from tradpal.reports.html import format_metric
+
+    run = backtest_strategy(frame, strategy)
+    folder = settings.home / "backtests" / f"demo-{strategy}-{sym.replace('/', '_')}-{tf}"
+    paths = write_backtest_outputs(run.result, frame, folder, indicators=run.indicators)
+    m = run.result.metrics
+    params = ", ".join(f"{k}={v}" for k, v in run.params.items())
+    rows = [
+        *_summary(result, tf, higher),
+        (f"backtest {strategy}", params),
+        ("  return / buy and hold", f"{format_metric('total_return', m.total_return)} / "
+         f"{format_metric('buy_and_hold_return', m.buy_and_hold_return)}"),
+        ("  Sharpe / max drawdown", f"{format_metric('sharpe', m.sharpe)} / "
+         f"{format_metric('max_drawdown', m.max_drawdown)}"),
+        ("  trades / win rate", f"{m.num_trades} / {format_metric('win_rate', m.win_rate)}"),
+    ]  # fmt: skip
+    console.print(table(f"4/4 summary: {label}", ["", ""], rows, header=False))
+    console.print(f"\nreport: {paths['report']}", highlight=False)
     console.print(
-        f"\nstored in {store.uri}. Next: `tradpal data list`, "
-        f"`tradpal indicators --symbol {sym} --timeframe {tf}`, "
-        "`tradpal data download --symbol BTC/USDT --start 2024-01-01` (needs the internet)."
+        f"data stored in {store.uri}. Next: `tradpal backtest --strategy regime`, "
+        f"`tradpal walkforward --strategy ema_crossover`, `tradpal data list`, "
+        "`tradpal data download --symbol BTC/USDT --start 2024-01-01` (needs the internet).",
+        highlight=False,
     )
 
 
