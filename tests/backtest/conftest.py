@@ -10,11 +10,13 @@ import pytest
 
 from tradpal.data.contract import MarketMeta, make_ohlcv, with_meta
 from tradpal.strategies import Signals
+from tradpal.timeframes import parse_timeframe
 
 
 def _bars(rows: list[tuple[float, float, float, float]], timeframe: str = "1h") -> pd.DataFrame:
     o, h, lo, c = (np.array(col, dtype=float) for col in zip(*rows, strict=True))
-    time = pd.date_range("2024-01-01", periods=len(rows), freq=timeframe, tz="UTC")
+    step = pd.Timedelta(seconds=parse_timeframe(timeframe).seconds)
+    time = pd.date_range("2024-01-01", periods=len(rows), freq=step, tz="UTC")
     frame = make_ohlcv(time, o, h, lo, c, np.ones(len(rows)))
     return with_meta(frame, MarketMeta("TEST/USD", timeframe, "hand"))
 
