@@ -111,3 +111,14 @@ def test_plan_prefetch_leaves_ambiguous_requests_alone():
     first = {"a": 10, "b": 10, "c": 3}  # 10 matches two params, 7 none
     planned = plan_prefetch(seen, first, [first, {"a": 20, "b": 30, "c": 4}])
     assert planned == seen
+
+
+def test_prices_come_from_the_cache_only_for_its_own_frame(frame):
+    from tradpal.strategies.base import Prices
+
+    cache = IndicatorCache(frame)
+    with lines.using(cache):
+        assert Prices(frame).close is cache.column("close")
+        other = frame.copy()
+        assert Prices(other).close is not cache.column("close")
+        assert same(Prices(other).close, cache.column("close"))

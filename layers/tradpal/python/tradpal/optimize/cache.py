@@ -9,11 +9,12 @@ computes all periods of a kind in one call of the many-periods kernels
 bit). Cached arrays are read-only, so no candidate can change another's input.
 
 Strategies do not change to use it: their indicator lines
-(:mod:`tradpal.strategies.lines`) ask the active provider first, and
-:func:`tradpal.strategies.lines.using` makes a cache active for a block. The
-cache answers only for arrays that are its frame's own columns (the same memory)
-and only for periods it can compute; everything else returns None and the line
-is computed as usual, so results never depend on whether a cache is active.
+(:mod:`tradpal.strategies.lines`) and price columns ask the active provider
+first, and :func:`tradpal.strategies.lines.using` makes a cache active for a
+block. The cache answers only for its own frame (the same object) and for arrays
+that are that frame's columns (the same memory), and only for periods it can
+compute; everything else returns None and is computed as usual, so results never
+depend on whether a cache is active.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class IndicatorCache:
     """
 
     def __init__(self, frame: Any) -> None:
+        self.frame = frame
         self.n = len(frame)
         # np.asarray of a float64 column is a view of the frame's memory, the same one
         # strategies read, which is how lookup() recognises the frame's own columns.
@@ -111,6 +113,11 @@ class IndicatorCache:
             raise OptimizeError(
                 f"the frame has no {name!r} column", hint=f"columns: {', '.join(self._inputs)}"
             ) from None
+
+    def column_of(self, frame: object, name: str) -> np.ndarray | None:
+        """``frame``'s price column ``name`` if ``frame`` is this cache's frame, else None
+        (a column read from a frame copies its attrs, which costs more than an EMA)."""
+        return self._inputs.get(name) if frame is self.frame else None
 
     def source_of(self, array: object) -> str | None:
         """The name of the frame column ``array`` is (same memory), else None."""

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from tradpal.strategies import lines
 from tradpal.strategies.defaults import timeframe_defaults
 from tradpal.strategies.errors import StrategyError
 from tradpal.strategies.signals import Signals
@@ -61,7 +62,10 @@ class Prices:
     def _column(self, name: str) -> np.ndarray:
         arr = self._read.get(name)
         if arr is None:
-            arr = self._read[name] = np.asarray(self._frame[name], dtype=np.float64)
+            arr = lines.provided_column(self._frame, name)  # a sweep's shared arrays
+            if arr is None:
+                arr = np.asarray(self._frame[name], dtype=np.float64)
+            self._read[name] = arr
         return arr
 
     @property

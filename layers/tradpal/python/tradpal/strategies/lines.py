@@ -7,10 +7,12 @@ indicator's own NaN warm-up would give on a longer series.
 
 Sharing across runs: inside ``with using(provider):`` every line is first asked
 of ``provider.lookup(kind, inputs, period, k)``, which returns the line or None
-(then it is computed here as usual). Sweeps use this to compute the lines of a
-whole batch of parameter sets once (:class:`tradpal.optimize.cache.IndicatorCache`,
-which answers only with values equal bit for bit to the ones computed here), so
-rules call these functions and need not know about it.
+(then it is computed here as usual), and :class:`~tradpal.strategies.base.Prices`
+asks ``provider.column_of(frame, name)`` for a price column before reading the
+frame. Sweeps use this to compute the lines of a whole batch of parameter sets
+once (:class:`tradpal.optimize.cache.IndicatorCache`, which answers only with
+values equal bit for bit to the ones computed here), so rules call these
+functions and need not know about it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class LineProvider(Protocol):
         self, kind: str, inputs: Sequence[np.ndarray], period: int, k: float = 2.0
     ) -> Any | None: ...
 
+    def column_of(self, frame: Any, name: str) -> np.ndarray | None: ...
+
 
 _PROVIDER: ContextVar[LineProvider | None] = ContextVar("tradpal_line_provider", default=None)
 
@@ -47,6 +51,12 @@ def using(provider: LineProvider | None) -> Iterator[None]:
 def _provided(kind: str, inputs: Sequence[np.ndarray], period: int, k: float = 2.0) -> Any:
     provider = _PROVIDER.get()
     return None if provider is None else provider.lookup(kind, inputs, period, k)
+
+
+def provided_column(frame: Any, name: str) -> np.ndarray | None:
+    """The active provider's copy of ``frame``'s price column ``name``, or None."""
+    provider = _PROVIDER.get()
+    return None if provider is None else provider.column_of(frame, name)
 
 
 def ema(close: np.ndarray, period: int) -> np.ndarray:
@@ -88,4 +98,13 @@ def bollinger(close: np.ndarray, period: int, k: float) -> ind.Bollinger:
     return ind.Bollinger(*(np.full(len(close), np.nan) for _ in ind.Bollinger._fields))
 
 
-__all__ = ["LineProvider", "atr", "bollinger", "ema", "rsi", "sma", "using"]
+__all__ = [
+    "LineProvider",
+    "atr",
+    "bollinger",
+    "ema",
+    "provided_column",
+    "rsi",
+    "sma",
+    "using",
+]
