@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradpal.reports import ReportError, dumps, to_jsonable
+from tradpal.errors import SerializationError
+from tradpal.serialize import dumps, to_jsonable
 
 
 class Color(enum.Enum):
@@ -77,7 +78,7 @@ def test_containers_numpy_enums_dataclasses_and_frames():
 
 
 def test_a_value_without_json_form_is_a_clear_error():
-    with pytest.raises(ReportError, match="object has no JSON form") as info:
+    with pytest.raises(SerializationError, match="object has no JSON form") as info:
         to_jsonable({"x": object()})
     assert info.value.hint
 

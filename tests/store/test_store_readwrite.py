@@ -206,7 +206,7 @@ def test_unknown_dataset_errors_list_what_exists(store, wave) -> None:
     with pytest.raises(StoreError) as err:
         store.read("BTC/USDT", "1h")
     assert err.value.hint == "stored: ETH/USDT 4h, ^GSPC 1d"
-    with pytest.raises(StoreError, match="start .not a date. is not a time"):
+    with pytest.raises(StoreError, match=r"start .not a date. is not a time"):
         store.read("ETH/USDT", "4h", start="not a date")
 
 

@@ -46,3 +46,11 @@ class SourceError(TradPalError):
 
 class StoreError(TradPalError):
     """The market data store could not read or write a dataset."""
+
+
+class SerializationError(TradPalError, TypeError):
+    """A value has no JSON form (see :mod:`tradpal.serialize`)."""
+
+
+class ReportError(TradPalError, ValueError):
+    """A report or result file cannot be written from what was given."""

@@ -28,18 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.errors import TradPalError
-
-
-class ReportError(TradPalError, ValueError):
-    """A report or result file cannot be written from what was given."""
+from tradpal.errors import SerializationError
 
 
 def to_jsonable(obj: Any) -> Any:
     """``obj`` as plain JSON values (dict, list, str, int, float, bool, None).
 
-    See the module docstring for the conventions. Raises :class:`ReportError` for a value
-    that has no JSON form, naming its type.
+    See the module docstring for the conventions. Raises
+    :class:`~tradpal.errors.SerializationError` for a value that has no JSON form,
+    naming its type.
     """
     if obj is None or isinstance(obj, (bool, str)):
         return obj
@@ -84,7 +81,7 @@ def to_jsonable(obj: Any) -> Any:
         return to_jsonable(to_dict())
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    raise ReportError(
+    raise SerializationError(
         f"a {type(obj).__name__} has no JSON form",
         hint="give plain values, numpy/pandas values, dataclasses or objects with to_dict()",
     )

@@ -293,24 +293,17 @@ class BacktestResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: metrics, config, meta and the trades (times in ISO 8601, UTC)."""
-        trades = []
-        for row in self.trades.itertuples(index=False):
-            d = row._asdict()
-            for k in ("entry_time", "exit_time"):
-                d[k] = d[k].isoformat()
-            for k, v in d.items():
-                if isinstance(v, float) and not np.isfinite(v):
-                    d[k] = None
-                elif isinstance(v, np.integer | np.floating):
-                    d[k] = v.item()
-            trades.append(d)
-        return {
-            "metrics": self.metrics.to_dict(),
-            "config": self.config.to_dict(),
-            "meta": dict(self.meta),
-            "trades": trades,
-        }
+        """JSON-ready (:mod:`tradpal.serialize`): metrics, config, meta and the trades."""
+        from tradpal.serialize import frame_records, to_jsonable
+
+        return to_jsonable(
+            {
+                "metrics": self.metrics,
+                "config": self.config,
+                "meta": dict(self.meta),
+                "trades": frame_records(self.trades),
+            }
+        )
 
 
 TRADE_FRAME_COLUMNS = (

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from tradpal.errors import ReportError
 from tradpal.reports.html import backtest_report_html
 from tradpal.reports.multi import KEY_METRICS, MultiResult, aggregate, comparison_table, run_many
 from tradpal.reports.outputs import (
@@ -21,8 +22,8 @@ from tradpal.reports.outputs import (
     result_document,
     write_backtest_outputs,
 )
-from tradpal.reports.serialize import ReportError, dumps, to_jsonable
 from tradpal.reports.walkforward import BELIEVE_OOS, walkforward_report_html
+from tradpal.serialize import dumps, to_jsonable
 
 __all__ = [
     "BELIEVE_OOS",

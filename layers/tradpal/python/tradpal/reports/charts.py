@@ -29,7 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from tradpal.reports.serialize import ReportError
+from tradpal.errors import ReportError
 
 MAX_DISPLAY_BARS = 5000
 """Candles drawn at most; longer series are aggregated for display (module docstring)."""

@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 from tradpal.data.contract import ensure_ohlcv, get_meta
 from tradpal.reports.charts import backtest_figure
 from tradpal.reports.outputs import buy_and_hold_equity, check_aligned
-from tradpal.reports.serialize import to_jsonable
+from tradpal.serialize import to_jsonable
 
 if TYPE_CHECKING:
     from tradpal.backtest import BacktestResult

@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from tradpal.data.contract import ensure_ohlcv
-from tradpal.errors import TradPalError
-from tradpal.reports.serialize import ReportError, frame_records, to_jsonable
+from tradpal.errors import ReportError, TradPalError
+from tradpal.serialize import frame_records, to_jsonable
 from tradpal.timeframes import Timeframe
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The files of one backtest run: ``result.json``, ``trades.csv``, ``equity.csv``, ``report.html``.
 
-* ``result.json``: strict JSON (see :mod:`tradpal.reports.serialize`: NaN and infinities
+* ``result.json``: strict JSON (see :mod:`tradpal.serialize`: NaN and infinities
   are ``null``, times ISO 8601 UTC) with ``schema`` (``"tradpal.backtest/1"``), ``metrics``,
   ``config``, ``meta`` (symbol, timeframe, strategy, params, ... as the engine recorded
   them), ``data`` (the frame's :class:`~tradpal.data.contract.MarketMeta`, or ``null``),
@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from tradpal.data.contract import ensure_ohlcv, get_meta
-from tradpal.reports.serialize import ReportError, dumps, frame_records, to_jsonable
+from tradpal.errors import ReportError
+from tradpal.serialize import dumps, to_jsonable
 
 if TYPE_CHECKING:
     from tradpal.backtest import BacktestResult
@@ -70,19 +71,20 @@ def result_document(result: BacktestResult, frame: pd.DataFrame) -> dict[str, An
     """The content of ``result.json`` as plain JSON values (see the module docstring)."""
     meta = get_meta(frame)
     index = frame.index
+    body = result.to_dict()  # metrics, config, meta, trades
     return to_jsonable(
         {
             "schema": RESULT_SCHEMA,
-            "metrics": result.metrics,
-            "config": result.config,
-            "meta": result.meta,
+            "metrics": body["metrics"],
+            "config": body["config"],
+            "meta": body["meta"],
             "data": meta.to_dict() if meta is not None else None,
             "period": {
                 "start": index[0] if len(index) else None,
                 "end": index[-1] if len(index) else None,
                 "bars": len(index),
             },
-            "trades": frame_records(result.trades),
+            "trades": body["trades"],
         }
     )
 

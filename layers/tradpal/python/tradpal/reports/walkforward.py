@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from tradpal.errors import ReportError
 from tradpal.reports.charts import equity_figure
 from tradpal.reports.html import (
     SYNTHETIC_LABEL,
@@ -28,7 +29,7 @@ from tradpal.reports.html import (
     page,
     records_table,
 )
-from tradpal.reports.serialize import ReportError, to_jsonable
+from tradpal.serialize import to_jsonable
 
 WINDOW_METRICS: tuple[str, ...] = ("total_return", "sharpe", "max_drawdown", "num_trades")
 """Metrics shown per window, in sample and out of sample."""
