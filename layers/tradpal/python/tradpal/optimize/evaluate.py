@@ -156,8 +156,11 @@ class Batch:
     def metrics(self, out: SimOutput) -> Metrics:
         return out.metrics(bars_per_year=self.bars_per_year, bar_seconds=self.timeframe.seconds)
 
-    def evaluate(self, candidates: Sequence[Mapping[str, Any]]) -> list[tuple[dict, Metrics]]:
-        """``(params, metrics)`` of every candidate, in order.
+    def evaluate(
+        self, candidates: Sequence[Mapping[str, Any]], *, resolved: bool = False
+    ) -> list[tuple[dict, Metrics]]:
+        """``(params, metrics)`` of every candidate, in order (``resolved``: the candidates
+        are already complete params from :meth:`params`, for the same timeframe).
 
         A candidate the strategy refuses raises :class:`OptimizeError` naming it.
         """
@@ -166,7 +169,7 @@ class Batch:
             try:
                 if not self._planned:
                     self.prefetch(candidates)
-                params = self.params(candidate)
+                params = dict(candidate) if resolved else self.params(candidate)
                 out.append((params, self.metrics(self.run(params))))
             except TradPalError as exc:
                 if isinstance(exc, OptimizeError):

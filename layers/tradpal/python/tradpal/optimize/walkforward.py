@@ -60,7 +60,7 @@ from tradpal.optimize.windows import (
     WindowPlan,
     plan_windows,
 )
-from tradpal.strategies import Strategy, StrategyError
+from tradpal.strategies import Strategy, StrategyError, resolve_params
 
 METHODS = ("grid", "random")
 NOTE = (
@@ -233,6 +233,10 @@ def walk_forward(
     )
     candidates = candidates_for(strategy, method, n_candidates, seed)
     index = frame.index
+    try:  # complete params once (per-timeframe defaults), not once per window
+        candidates = [resolve_params(strategy, frame, c) for c in candidates]
+    except StrategyError as exc:
+        raise OptimizeError(exc.message, hint=exc.hint) from None
 
     def batch(start: int, end: int) -> Batch:
         lo = 0 if warmup is None else max(0, start - warmup)
@@ -248,7 +252,7 @@ def walk_forward(
     bh = 1.0
     for w in plan:
         ins = batch(w.is_start, w.is_end)
-        evaluated = ins.evaluate(candidates)
+        evaluated = ins.evaluate(candidates, resolved=True)
         score = scores(
             [getattr(m, objective) for _, m in evaluated],
             [m.num_trades for _, m in evaluated],
