@@ -134,3 +134,23 @@ class _PeekingStrategy:
         up[:-1] = close[1:] > close[:-1]
         none = np.zeros(len(close), bool)
         return Signals(up, ~up, none, none)
+
+
+def test_walkforward_writes_report_and_equals_the_library(capsys, tmp_path: Path) -> None:
+    from tradpal.optimize import walk_forward
+
+    args = ("walkforward", "--strategy", "rsi_reversal", "--in-sample", "500",
+            "--out-sample", "250", "--candidates", "5", "--seed", "3")  # fmt: skip
+    code, text, _ = _run(capsys, *args, "--out", str(tmp_path))
+    assert code == 0, text
+    assert "the one to believe" in text
+    document = json.loads((tmp_path / "walkforward.json").read_text())
+    frame = load_ohlcv("sample", timeframe="1h", seed=42)
+    direct = walk_forward(frame, "rsi_reversal", in_sample=500, out_sample=250, step=250,
+                          method="random", n_candidates=5, seed=3, min_trades=1)  # fmt: skip
+    assert len(document["windows"]) == len(direct.windows) == 18
+    assert document["oos_metrics"]["final_equity"] == direct.oos_metrics.final_equity
+    html = (tmp_path / "report.html").read_text()
+    assert "the one to believe" in html and "<script src=" not in html
+    code, text, _ = _run(capsys, *args, "--json")
+    assert code == 0 and json.loads(text)["oos_metrics"] == document["oos_metrics"]

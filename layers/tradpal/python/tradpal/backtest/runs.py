@@ -56,6 +56,19 @@ def config_for(timeframe: str | None, **overrides: Any) -> BacktestConfig:
     return BacktestConfig(**values)
 
 
+def resolve_run(
+    frame: pd.DataFrame, strategy: Any, config: BacktestConfig | None
+) -> tuple[Any, BacktestConfig]:
+    """The :class:`~tradpal.strategies.Strategy` that ``strategy`` names (or is) and the
+    config a run on ``frame`` uses: ``config``, else :func:`config_for` the frame's
+    timeframe. Shared by single runs, sweeps and walk-forward so they agree."""
+    from tradpal.data.resample import frame_timeframe
+    from tradpal.strategies import get_strategy
+
+    strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
+    return strat, config if config is not None else config_for(frame_timeframe(frame).name)
+
+
 @dataclass
 class StrategyRun:
     """A strategy backtest and what produced it (for reports and charts)."""
@@ -78,13 +91,10 @@ def backtest_strategy(
     ``config`` defaults to :func:`config_for` the frame's timeframe. The
     result's meta records the strategy's name and the parameters used.
     """
-    from tradpal.data.resample import frame_timeframe
-    from tradpal.strategies import get_strategy, resolve_params
+    from tradpal.strategies import resolve_params
 
-    strat = get_strategy(strategy) if isinstance(strategy, str) else strategy
+    strat, config = resolve_run(frame, strategy, config)
     used = resolve_params(strat, frame, params)
-    if config is None:
-        config = config_for(frame_timeframe(frame).name)
     signals = strat.generate(frame, used)
     result = run_backtest(frame, signals, config, meta={"strategy": strat.name, "params": used})
     return StrategyRun(result, signals, used, dict(strat.indicators(frame, used)))

@@ -30,19 +30,58 @@ Strategies = Annotated[
 ]
 
 
+# Options shared by every command that runs the engine (backtest, walkforward).
+TimeframeOpt = Annotated[str | None, typer.Option("--timeframe", "-t")]
+ParamOpt = Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE; repeat")]
+StartOpt = Annotated[str | None, typer.Option(help="first bar (UTC), e.g. 2022-01-01")]
+EndOpt = Annotated[str | None, typer.Option(help="end, exclusive (UTC)")]
+SourceOpt = Annotated[str, typer.Option("--source", help="sample, store, a file, or a source spec")]
+CapitalOpt = Annotated[float | None, typer.Option(help="starting cash")]
+FeesOpt = Annotated[float | None, typer.Option(help="fraction of notional per side")]
+SlippageOpt = Annotated[float | None, typer.Option(help="adverse fraction of price")]
+FillOpt = Annotated[str | None, typer.Option(help="close or next_open")]
+SizeOpt = Annotated[
+    str | None, typer.Option("--size", help="all | fraction:F | qty:Q | risk:F | kelly:F")
+]
+SlOpt = Annotated[
+    str | None, typer.Option(help="stop loss: 0.02 (fraction of entry), atr:1.5 or none")
+]
+TpOpt = Annotated[str | None, typer.Option(help="take profit: 0.04, atr:3 or none")]
+TrailingOpt = Annotated[str | None, typer.Option(help="trailing stop: 0.03 or atr:2")]
+TimeStopOpt = Annotated[int | None, typer.Option(help="close after N bars")]
+LeverageOpt = Annotated[float | None, typer.Option(help="maximum leverage")]
+NoShortOpt = Annotated[bool, typer.Option("--no-short", help="ignore short entries")]
+MaxDrawdownOpt = Annotated[
+    float | None, typer.Option(help="no new entries past this drawdown, e.g. 0.25")
+]
+YearDaysOpt = Annotated[int | None, typer.Option(help="365 for crypto, 252 for stocks")]
+OutOpt = Annotated[Path | None, typer.Option(help="output folder")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+
+
+def engine_overrides(
+    *, capital, fees, slippage, fill, size, sl, tp, trailing, time_stop, leverage, no_short,
+    max_drawdown, year_days,
+) -> dict[str, Any]:  # fmt: skip
+    """BacktestConfig fields from the shared options (None: not given)."""
+    return {
+        "capital": capital, "fees": fees, "slippage": slippage, "fill": fill, "sizing": size,
+        "stop_loss": sl, "take_profit": tp, "trailing_stop": trailing,
+        "time_stop_bars": time_stop, "max_leverage": leverage,
+        "allow_short": False if no_short else None, "max_drawdown": max_drawdown,
+        "year_days": year_days,
+    }  # fmt: skip
+
+
 def backtest(
     symbol: Symbols = None,
-    timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,
+    timeframe: TimeframeOpt = None,
     strategy: Strategies = None,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE; repeat")
-    ] = None,
-    start: Annotated[str | None, typer.Option(help="first bar (UTC), e.g. 2022-01-01")] = None,
-    end: Annotated[str | None, typer.Option(help="end, exclusive (UTC)")] = None,
-    capital: Annotated[float | None, typer.Option(help="starting cash")] = None,
-    source: Annotated[
-        str, typer.Option("--source", help="sample, store, a file, or a source spec")
-    ] = "sample",
+    param: ParamOpt = None,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    capital: CapitalOpt = None,
+    source: SourceOpt = "sample",
     data: Annotated[
         Path | None, typer.Option("--data", help="OHLCV file for --signals runs")
     ] = None,
@@ -52,37 +91,29 @@ def backtest(
             "--signals", help="CSV/Parquet: time, long_entry, long_exit, short_entry, short_exit"
         ),
     ] = None,
-    fees: Annotated[float | None, typer.Option(help="fraction of notional per side")] = None,
-    slippage: Annotated[float | None, typer.Option(help="adverse fraction of price")] = None,
-    fill: Annotated[str | None, typer.Option(help="close or next_open")] = None,
-    size: Annotated[
-        str | None, typer.Option("--size", help="all | fraction:F | qty:Q | risk:F | kelly:F")
-    ] = None,
-    sl: Annotated[
-        str | None, typer.Option(help="stop loss: 0.02 (fraction of entry), atr:1.5 or none")
-    ] = None,
-    tp: Annotated[str | None, typer.Option(help="take profit: 0.04, atr:3 or none")] = None,
-    trailing: Annotated[str | None, typer.Option(help="trailing stop: 0.03 or atr:2")] = None,
-    time_stop: Annotated[int | None, typer.Option(help="close after N bars")] = None,
-    leverage: Annotated[float | None, typer.Option(help="maximum leverage")] = None,
-    no_short: Annotated[bool, typer.Option("--no-short", help="ignore short entries")] = False,
-    max_drawdown: Annotated[
-        float | None, typer.Option(help="no new entries past this drawdown, e.g. 0.25")
-    ] = None,
-    year_days: Annotated[int | None, typer.Option(help="365 for crypto, 252 for stocks")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="print the result as JSON")] = False,
+    fees: FeesOpt = None,
+    slippage: SlippageOpt = None,
+    fill: FillOpt = None,
+    size: SizeOpt = None,
+    sl: SlOpt = None,
+    tp: TpOpt = None,
+    trailing: TrailingOpt = None,
+    time_stop: TimeStopOpt = None,
+    leverage: LeverageOpt = None,
+    no_short: NoShortOpt = False,
+    max_drawdown: MaxDrawdownOpt = None,
+    year_days: YearDaysOpt = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Backtest a strategy (or --signals from a file) and write result.json, trades.csv,
     equity.csv and report.html."""
     settings = load_settings(timeframe=timeframe)
-    overrides = {
-        "capital": capital, "fees": fees, "slippage": slippage, "fill": fill, "sizing": size,
-        "stop_loss": sl, "take_profit": tp, "trailing_stop": trailing,
-        "time_stop_bars": time_stop, "max_leverage": leverage,
-        "allow_short": False if no_short else None, "max_drawdown": max_drawdown,
-        "year_days": year_days,
-    }  # fmt: skip
+    overrides = engine_overrides(
+        capital=capital, fees=fees, slippage=slippage, fill=fill, size=size, sl=sl, tp=tp,
+        trailing=trailing, time_stop=time_stop, leverage=leverage, no_short=no_short,
+        max_drawdown=max_drawdown, year_days=year_days,
+    )  # fmt: skip
     if signals_file is not None or data is not None:
         runs = [_signals_run(data, signals_file, symbol, settings, overrides)]
     else:

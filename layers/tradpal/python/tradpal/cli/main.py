@@ -59,10 +59,12 @@ def _register() -> None:
         demo_cmd,
         indicators_cmd,
         settings_cmd,
+        walkforward_cmd,
     )
 
     app.add_typer(data_cmd.app, name="data")
     app.command("backtest")(backtest_cmd.backtest)
+    app.command("walkforward")(walkforward_cmd.walkforward)
     app.add_typer(check_cmd.app, name="check")
     app.command("demo")(demo_cmd.demo)
     app.command("indicators")(indicators_cmd.indicators)

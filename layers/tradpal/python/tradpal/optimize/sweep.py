@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tradpal.backtest import BacktestConfig, Metrics
+from tradpal.backtest.runs import resolve_run
 from tradpal.optimize.errors import OptimizeError
 from tradpal.optimize.evaluate import Batch
 from tradpal.optimize.objectives import best_index, check_min_trades, check_objective, scores
@@ -60,7 +61,7 @@ def results_table(
 
 def sweep(
     frame: pd.DataFrame,
-    strategy: Strategy,
+    strategy: Strategy | str,
     candidates: Sequence[Mapping[str, Any]],
     config: BacktestConfig | None = None,
     *,
@@ -74,11 +75,14 @@ def sweep(
     :class:`~tradpal.backtest.Metrics` field, and ``score``: the ``objective``
     (:data:`~tradpal.optimize.objectives.OBJECTIVES`, higher is better), NaN for a
     candidate with fewer than ``min_trades`` trades. :func:`best` picks the winner.
+    ``strategy`` may be a name; ``config=None`` is
+    :func:`~tradpal.backtest.runs.config_for` the frame's timeframe.
     """
     objective = check_objective(objective)
     min_trades = check_min_trades(min_trades)
     todo = check_candidates(candidates)
-    batch = Batch(frame, strategy, config or BacktestConfig())
+    strategy, config = resolve_run(frame, strategy, config)
+    batch = Batch(frame, strategy, config)
     return results_table(batch.evaluate(todo), objective, min_trades)
 
 

@@ -46,6 +46,7 @@ from tradpal.backtest import (
     compute_metrics,
     trades_frame,
 )
+from tradpal.backtest.runs import resolve_run
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
 from tradpal.optimize.errors import OptimizeError
@@ -63,7 +64,7 @@ from tradpal.optimize.windows import (
 from tradpal.strategies import Strategy, StrategyError, resolve_params
 
 METHODS = ("grid", "random")
-NOTE = (
+BELIEVE_OOS = (
     "The stitched out-of-sample result is the one to believe: each window traded "
     "parameters chosen on earlier data only. In-sample figures are what the optimiser "
     "saw and overstate what the strategy can do."
@@ -134,7 +135,7 @@ class WalkForwardResult:
             trades[col] = [None if not math.isfinite(v) else float(v) for v in trades[col]]
         return {
             "strategy": self.strategy,
-            "note": NOTE,
+            "note": BELIEVE_OOS,
             "settings": dict(self.settings),
             "config": self.config.to_dict(),
             "plan": self.plan.to_dict(),
@@ -196,7 +197,7 @@ def _flat_metrics(batch: Batch, equity: float) -> Metrics:
 
 def walk_forward(
     frame: pd.DataFrame,
-    strategy: Strategy,
+    strategy: Strategy | str,
     config: BacktestConfig | None = None,
     *,
     in_sample: int = DEFAULT_IN_SAMPLE,
@@ -215,9 +216,11 @@ def walk_forward(
     Window sizes are in bars; ``objective`` is one of
     :data:`~tradpal.optimize.objectives.OBJECTIVES`; ``warmup`` is the number of bars
     before each window the strategy may see (None: all). The same inputs and ``seed``
-    give the same result, bit for bit.
+    give the same result, bit for bit. ``strategy`` may be a name (``"regime@4h"``);
+    ``config=None`` is :func:`~tradpal.backtest.runs.config_for` the frame's timeframe.
     """
-    config = config or BacktestConfig()
+    ensure_ohlcv(frame)
+    strategy, config = resolve_run(frame, strategy, config)
     objective = check_objective(objective)
     min_trades = check_min_trades(min_trades)
     if warmup is not None and (isinstance(warmup, bool) or not isinstance(warmup, int) or
@@ -330,4 +333,11 @@ def walk_forward(
     )
 
 
-__all__ = ["METHODS", "NOTE", "WalkForwardResult", "WindowResult", "candidates_for", "walk_forward"]
+__all__ = [
+    "BELIEVE_OOS",
+    "METHODS",
+    "WalkForwardResult",
+    "WindowResult",
+    "candidates_for",
+    "walk_forward",
+]

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from tradpal.errors import ReportError
+from tradpal.optimize.walkforward import BELIEVE_OOS
 from tradpal.reports.charts import equity_figure
 from tradpal.reports.html import (
     SYNTHETIC_LABEL,
@@ -33,13 +34,6 @@ from tradpal.serialize import to_jsonable
 
 WINDOW_METRICS: tuple[str, ...] = ("total_return", "sharpe", "max_drawdown", "num_trades")
 """Metrics shown per window, in sample and out of sample."""
-
-BELIEVE_OOS = (
-    "The stitched out-of-sample result is the one to believe: every out-of-sample window was "
-    "traded with the parameters chosen on the in-sample data before it, as they would have "
-    "been in real time. The in-sample figures are measured on the same data the parameters "
-    "were optimised on, and overstate what to expect."
-)
 
 
 def _side_of(key: str) -> str | None:
