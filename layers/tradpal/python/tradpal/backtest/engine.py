@@ -230,7 +230,7 @@ def simulate(
     sp, tg = _optional("stop_price", stop_price, n), _optional("target_price", target_price, n)
     a = _optional("atr", atr, n)
     if a is None and config.uses_atr:
-        a = _atr(h, lo, c, config.atr_period)
+        a = engine_atr(h, lo, c, config.atr_period)
     v = _optional("volatility", volatility, n)
     if v is None and config.target_volatility is not None:
         if bars_per_year is None:
@@ -238,7 +238,7 @@ def simulate(
                 "the volatility clamp needs bars_per_year (or a volatility array)",
                 hint="run_backtest derives it from the timeframe",
             )
-        v = _volatility(c, config.vol_lookback, bars_per_year)
+        v = engine_volatility(c, config.vol_lookback, bars_per_year)
     capacity = int(np.count_nonzero(le))
     if config.allow_short:
         capacity += int(np.count_nonzero(se))
@@ -263,7 +263,9 @@ def simulate(
     )
 
 
-def _atr(h: np.ndarray, lo: np.ndarray, c: np.ndarray, period: int) -> np.ndarray:
+def engine_atr(h: np.ndarray, lo: np.ndarray, c: np.ndarray, period: int) -> np.ndarray:
+    """The ATR the engine sizes and places ATR stops with: NaN throughout when the data
+    is shorter than the warm-up (instead of an error), so short windows simply skip."""
     if len(c) <= period:
         return np.full(len(c), np.nan)
     from tradpal.indicators import atr
@@ -271,7 +273,8 @@ def _atr(h: np.ndarray, lo: np.ndarray, c: np.ndarray, period: int) -> np.ndarra
     return atr(h, lo, c, period)
 
 
-def _volatility(c: np.ndarray, lookback: int, bars_per_year: float) -> np.ndarray:
+def engine_volatility(c: np.ndarray, lookback: int, bars_per_year: float) -> np.ndarray:
+    """The annualised volatility of the leverage clamp, NaN when the data is too short."""
     if len(c) <= lookback:
         return np.full(len(c), np.nan)
     from tradpal.indicators import rolling_volatility

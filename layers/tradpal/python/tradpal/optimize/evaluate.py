@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from tradpal.backtest import BacktestConfig, BacktestError, Metrics, SimOutput, simulate
-from tradpal.backtest.engine import _atr, _volatility
+from tradpal.backtest.engine import engine_atr, engine_volatility
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
 from tradpal.errors import TradPalError
@@ -65,10 +65,10 @@ class Batch:
         self._prices = (o[s], h[s], lo[s], c[s])
         # The engine's own helpers, on the whole frame: warmed up before `start`, equal to
         # what run_backtest computes when start is 0.
-        self._atr = _atr(h, lo, c, config.atr_period)[s] if config.uses_atr else None
+        self._atr = engine_atr(h, lo, c, config.atr_period)[s] if config.uses_atr else None
         self._vol = None
         if config.target_volatility is not None:
-            self._vol = _volatility(c, config.vol_lookback, self.bars_per_year)[s]
+            self._vol = engine_volatility(c, config.vol_lookback, self.bars_per_year)[s]
         self._planned = False
 
     @property
