@@ -72,13 +72,14 @@ COLD_VECTORBT = (
     + "pf.stats()\n"
 )
 MEMORY = (
-    "import resource\n"
-    + "from tradpal.backtest import BacktestConfig, run_backtest\n"
+    "from tradpal.backtest import BacktestConfig, run_backtest\n"
     + _MARKET
     + f"N = {N_BIG}\n"
     + _FRAME
     + "res = run_backtest(frame, signals, BacktestConfig(fees=0.001, slippage=0.0005))\n"
-    + "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n"
+    # VmHWM, not ru_maxrss: the latter carries the parent's peak across fork and exec.
+    + "print(int(next(x for x in open('/proc/self/status') if x.startswith('VmHWM:'))"
+    + ".split()[1]) * 1024)\n"
 )
 
 

@@ -4,7 +4,7 @@ Writes a deterministic Kaggle-format CSV (older variant: ``Volume_(BTC)``,
 ``Volume_(Currency)``, ``Weighted_Price`` and all-NaN rows for minutes without
 trades) of ~5.3 million rows into a temporary directory, then imports it in a
 fresh subprocess and reads that process's peak resident set size
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``). The budget is 2 GB. The
+(``VmHWM`` in ``/proc/self/status``). The budget is 2 GB. The
 same import with ``resample_to="1h"`` is measured beside it, and the bare
 interpreter with the library imported as the reference floor.
 
@@ -25,7 +25,7 @@ BUDGET_MB = 2048
 EMPTY_EVERY = 97  # every 97th minute has no trades: an all-NaN row, as in the Kaggle file
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from tradpal.data.importers import import_kaggle_btc
 path, resample = sys.argv[1], sys.argv[2] or None
 t0 = time.perf_counter()
@@ -34,7 +34,9 @@ if path != "-":
     frame, report = import_kaggle_btc(path, resample_to=resample)
     rows = len(frame)
 seconds = time.perf_counter() - t0
-peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+# VmHWM of this process's own memory map (kB): ru_maxrss would carry the peak of the
+# process that started it across fork and exec.
+peak_kb = int(next(x for x in open("/proc/self/status") if x.startswith("VmHWM:")).split()[1])
 print(json.dumps({"rows": rows, "seconds": seconds, "peak_mb": peak_kb / 1024}))
 """
 
