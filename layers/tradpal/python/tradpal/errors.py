@@ -54,3 +54,27 @@ class SerializationError(TradPalError, TypeError):
 
 class ReportError(TradPalError, ValueError):
     """A report or result file cannot be written from what was given."""
+
+
+class TimeframeError(TradPalError, ValueError):
+    """An unknown or unusable timeframe."""
+
+
+class IndicatorInputError(TradPalError, ValueError):
+    """An indicator was given input it cannot compute on (shape, type, NaN, period)."""
+
+
+class StrategyError(TradPalError, ValueError):
+    """A strategy, its parameters or its signals are unusable as given."""
+
+
+class RiskError(ConfigError, ValueError):
+    """A sizing rule, stop rule or risk limit is malformed or out of range."""
+
+
+class BacktestError(TradPalError, ValueError):
+    """A backtest's settings or inputs are unusable as given."""
+
+
+class OptimizeError(TradPalError, ValueError):
+    """A sweep or walk-forward request cannot run as given (windows, objective, candidates)."""

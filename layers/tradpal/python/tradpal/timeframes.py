@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tradpal.errors import TradPalError
+from tradpal.errors import TimeframeError
 
 _MINUTE = 60
 _HOUR = 3600
@@ -20,10 +20,6 @@ _DAY = 86400
 
 # 1970-01-05 was the first Monday after the epoch: the origin of weekly bars.
 _MONDAY_ORIGIN_S = 4 * _DAY
-
-
-class TimeframeError(TradPalError, ValueError):
-    """An unknown or unusable timeframe."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,17 +6,13 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-from tradpal.errors import TradPalError
+from tradpal.errors import BacktestError
 from tradpal.risk import RiskError, Sizing, StopRule
 
 FILLS = ("close", "next_open")
 DEFAULT_SIZING = Sizing("risk", 0.01)
 DEFAULT_STOP = StopRule("atr", 1.5)
 DEFAULT_TARGET = StopRule("atr", 3.0)
-
-
-class BacktestError(TradPalError, ValueError):
-    """A backtest's settings or inputs are unusable as given."""
 
 
 def _finite(name: str, v: Any) -> float:

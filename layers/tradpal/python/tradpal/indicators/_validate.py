@@ -16,12 +16,8 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from tradpal.errors import TradPalError
+from tradpal.errors import IndicatorInputError
 from tradpal.indicators import _native as nat
-
-
-class IndicatorInputError(TradPalError, ValueError):
-    """An indicator was given input it cannot compute on (shape, type, NaN, period)."""
 
 
 def as_array(values: object, name: str) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tradpal.optimize.errors import OptimizeError
+from tradpal.errors import OptimizeError
 from tradpal.optimize.objectives import OBJECTIVES, best_index, check_objective, scores
 from tradpal.optimize.stability import Stability, stability
 from tradpal.optimize.sweep import best, sweep

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from tradpal.errors import OptimizeError
 from tradpal.indicators import (
     Bollinger,
     atr_many,
@@ -35,7 +36,6 @@ from tradpal.indicators import (
     rsi_many,
     sma_many,
 )
-from tradpal.optimize.errors import OptimizeError
 
 SOURCES = ("open", "high", "low", "close", "volume")
 _ONE_INPUT = {"ema": ema_many, "sma": sma_many, "rsi": rsi_many}

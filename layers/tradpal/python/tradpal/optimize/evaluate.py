@@ -27,9 +27,8 @@ from tradpal.backtest import BacktestConfig, BacktestError, Metrics, SimOutput, 
 from tradpal.backtest.engine import engine_atr, engine_volatility
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
-from tradpal.errors import TradPalError
+from tradpal.errors import OptimizeError, TradPalError
 from tradpal.optimize.cache import IndicatorCache, plan_prefetch
-from tradpal.optimize.errors import OptimizeError
 from tradpal.strategies import Signals, Strategy, lines, resolve_params
 from tradpal.timeframes import Timeframe, parse_timeframe
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from tradpal.optimize.errors import OptimizeError
+from tradpal.errors import OptimizeError
 
 OBJECTIVES: Mapping[str, str] = {
     "sharpe": "annualised Sharpe ratio of the per-bar equity returns",

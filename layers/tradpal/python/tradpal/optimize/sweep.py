@@ -17,7 +17,7 @@ import pandas as pd
 
 from tradpal.backtest import BacktestConfig, Metrics
 from tradpal.backtest.runs import resolve_run
-from tradpal.optimize.errors import OptimizeError
+from tradpal.errors import OptimizeError
 from tradpal.optimize.evaluate import Batch
 from tradpal.optimize.objectives import best_index, check_min_trades, check_objective, scores
 from tradpal.strategies import Strategy

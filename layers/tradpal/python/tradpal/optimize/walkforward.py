@@ -49,7 +49,7 @@ from tradpal.backtest import (
 from tradpal.backtest.runs import resolve_run
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
-from tradpal.optimize.errors import OptimizeError
+from tradpal.errors import OptimizeError
 from tradpal.optimize.evaluate import Batch
 from tradpal.optimize.objectives import best_index, check_min_trades, check_objective, scores
 from tradpal.optimize.stability import Stability, stability

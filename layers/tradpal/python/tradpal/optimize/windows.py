@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tradpal.optimize.errors import OptimizeError
+from tradpal.errors import OptimizeError
 
 DEFAULT_IN_SAMPLE = 252
 DEFAULT_OUT_SAMPLE = 21

@@ -9,7 +9,7 @@ out), :func:`kelly_fraction`, :class:`DrawdownGuard` (the kill switch) and
 
 from __future__ import annotations
 
-from tradpal.risk.errors import RiskError
+from tradpal.errors import RiskError
 from tradpal.risk.guards import DrawdownGuard, leverage_cap
 from tradpal.risk.sizing import (
     KELLY_MIN_TRADES,

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tradpal.risk.errors import RiskError
+from tradpal.errors import RiskError
 
 
 @dataclass(frozen=True)

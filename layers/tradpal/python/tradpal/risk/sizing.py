@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from tradpal.risk.errors import RiskError
+from tradpal.errors import RiskError
 
 SizingKind = Literal["all", "fraction", "qty", "risk", "kelly"]
 StopKind = Literal["pct", "atr"]

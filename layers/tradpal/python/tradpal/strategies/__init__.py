@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
+from tradpal.errors import StrategyError
 from tradpal.strategies.base import DeclaredStrategy, Strategy, resolve_params
 from tradpal.strategies.defaults import TIMEFRAME_DEFAULTS, TimeframeDefaults, timeframe_defaults
-from tradpal.strategies.errors import StrategyError
 from tradpal.strategies.lookahead import LookaheadChange, LookaheadReport, check_lookahead
 from tradpal.strategies.registry import STRATEGIES, get_strategy
 from tradpal.strategies.signals import Signals

@@ -19,9 +19,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from tradpal.errors import StrategyError
 from tradpal.strategies import lines
 from tradpal.strategies.defaults import timeframe_defaults
-from tradpal.strategies.errors import StrategyError
 from tradpal.strategies.signals import Signals
 from tradpal.strategies.space import ParamSpace
 from tradpal.timeframes import Timeframe

@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from tradpal.errors import StrategyError
 from tradpal.strategies.base import Strategy, resolve_params
-from tradpal.strategies.errors import StrategyError
 from tradpal.strategies.signals import BOOL_FIELDS, Signals
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from tradpal.errors import StrategyError
 from tradpal.strategies.base import Strategy
-from tradpal.strategies.errors import StrategyError
 from tradpal.strategies.regime import REGIME
 from tradpal.strategies.reversal import BB_REVERSAL, RSI_REVERSAL
 from tradpal.strategies.trend import CONFLUENCE, EMA_CROSSOVER

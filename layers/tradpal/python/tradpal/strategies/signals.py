@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.strategies.errors import StrategyError
+from tradpal.errors import StrategyError
 
 BOOL_FIELDS = ("long_entry", "long_exit", "short_entry", "short_exit")
 FLOAT_FIELDS = ("stop_price", "target_price", "confidence")

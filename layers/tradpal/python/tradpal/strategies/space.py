@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tradpal.strategies.errors import StrategyError
+from tradpal.errors import StrategyError
 
 Kind = Literal["int", "float", "categorical"]
 Scalar = int | float | str | bool

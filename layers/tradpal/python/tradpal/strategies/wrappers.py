@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tradpal.errors import StrategyError
 from tradpal.strategies import lines
 from tradpal.strategies.base import Strategy, prev, prices_of, resolve_params
 from tradpal.strategies.defaults import timeframe_defaults
-from tradpal.strategies.errors import StrategyError
 from tradpal.strategies.signals import Signals
 from tradpal.strategies.space import Param, ParamSpace
 from tradpal.timeframes import Timeframe, parse_timeframe
