@@ -5,17 +5,12 @@ indicator kernels: no JIT, nothing to compile in a fresh process)."""
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 
 import numpy as np
 
-_spec = importlib.util.find_spec("tradpal.backtest._engine")
-if _spec is None or _spec.origin is None:  # pragma: no cover - broken install
-    raise ImportError(
-        "tradpal's compiled backtest engine is missing; reinstall the package "
-        "(pip install -e .) so that setup.py builds it"
-    )
-lib = ctypes.CDLL(_spec.origin)
+from tradpal.native import load_library
+
+lib = load_library("tradpal.backtest._engine", "backtest engine")
 
 I64 = ctypes.c_int64
 DBL = ctypes.c_double

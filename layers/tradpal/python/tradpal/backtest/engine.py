@@ -282,6 +282,16 @@ def engine_volatility(c: np.ndarray, lookback: int, bars_per_year: float) -> np.
     return rolling_volatility(c, lookback, annualize=float(bars_per_year))
 
 
+def require_stop_for_risk(config: BacktestConfig, signals: Any) -> None:
+    """Risk sizing divides the amount at risk by the stop distance: without a stop rule
+    or per-bar stop prices there is nothing to size against, which is an error."""
+    if config.sizing.kind == "risk" and config.stop_loss is None and signals.stop_price is None:
+        raise BacktestError(
+            "risk sizing needs a stop: set stop_loss or give signals with stop_price",
+            hint="e.g. stop_loss='atr:1.5', or sizing='fraction:0.5'",
+        )
+
+
 @dataclass
 class BacktestResult:
     """One backtest: metrics, the trade ledger, equity and drawdown per bar, the config
@@ -374,11 +384,7 @@ def run_backtest(
             f"signals have {len(signals)} bars, the data {len(frame)}",
             hint="generate the signals on the same frame",
         )
-    if config.sizing.kind == "risk" and config.stop_loss is None and signals.stop_price is None:
-        raise BacktestError(
-            "risk sizing needs a stop: set stop_loss or give signals with stop_price",
-            hint="e.g. stop_loss='atr:1.5', or sizing='fraction:0.5'",
-        )
+    require_stop_for_risk(config, signals)
     tf = parse_timeframe(timeframe) if timeframe is not None else frame_timeframe(frame)
     bars_per_year = config.year_days * 86_400 / tf.seconds
     out = simulate(

@@ -8,17 +8,12 @@ Loading it costs well under a millisecond: no JIT runs in a fresh process.
 from __future__ import annotations
 
 import ctypes
-import importlib.util
 
 import numpy as np
 
-_spec = importlib.util.find_spec("tradpal.indicators._kernels")
-if _spec is None or _spec.origin is None:  # pragma: no cover - broken install
-    raise ImportError(
-        "tradpal's compiled indicator kernels are missing; reinstall the package "
-        "(pip install -e .) so that setup.py builds them"
-    )
-lib = ctypes.CDLL(_spec.origin)
+from tradpal.native import load_library
+
+lib = load_library("tradpal.indicators._kernels", "indicator kernels")
 
 F64 = np.ctypeslib.ndpointer(dtype=np.float64, flags="C_CONTIGUOUS")
 I64P = np.ctypeslib.ndpointer(dtype=np.int64, flags="C_CONTIGUOUS")

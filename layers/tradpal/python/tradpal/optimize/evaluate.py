@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.backtest import BacktestConfig, BacktestError, Metrics, SimOutput, simulate
-from tradpal.backtest.engine import engine_atr, engine_volatility
+from tradpal.backtest import BacktestConfig, Metrics, SimOutput, simulate
+from tradpal.backtest.engine import engine_atr, engine_volatility, require_stop_for_risk
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
 from tradpal.errors import OptimizeError, TradPalError
@@ -121,11 +121,7 @@ class Batch:
                 f"{len(self.frame)} bars",
                 hint="a strategy must give one signal per bar of the frame it is given",
             )
-        if cfg.sizing.kind == "risk" and cfg.stop_loss is None and sig.stop_price is None:
-            raise BacktestError(
-                "risk sizing needs a stop: set stop_loss or give signals with stop_price",
-                hint="e.g. stop_loss='atr:1.5', or sizing='fraction:0.5'",
-            )
+        require_stop_for_risk(cfg, sig)
         s = slice(self.start, None)
         le, lx, se, sx = (a[s] for a in (sig.long_entry, sig.long_exit, sig.short_entry,
                                          sig.short_exit))  # fmt: skip
