@@ -78,3 +78,7 @@ class BacktestError(TradPalError, ValueError):
 
 class OptimizeError(TradPalError, ValueError):
     """A sweep or walk-forward request cannot run as given (windows, objective, candidates)."""
+
+
+class DiscoveryError(TradPalError, ValueError):
+    """A discovery request, state or batch of results is unusable as given."""
