@@ -1,0 +1,38 @@
+"""Discovery: searching a strategy's params and risk settings at scale.
+
+* :class:`SearchSpace` (strategy params + risk params, split into strategy params
+  and :class:`~tradpal.backtest.BacktestConfig` overrides);
+* objectives (:data:`OBJECTIVES`, :func:`composite_fitness`, :func:`objective_values`,
+  :func:`pareto_front`, :func:`deflated_sharpe`);
+* methods (:data:`METHODS`: grid, random, genetic, tpe, nsga2);
+* stateless plan / batches / reduce over plain-JSON state (:mod:`tradpal.discovery.state`).
+"""
+
+from __future__ import annotations
+
+from tradpal.discovery.methods import METHODS
+from tradpal.discovery.objectives import (
+    OBJECTIVES,
+    composite_fitness,
+    deflated_sharpe,
+    objective_values,
+    pareto_front,
+)
+from tradpal.discovery.space import RISK_PARAMS, SearchSpace
+from tradpal.discovery.state import MAX_BATCH_BYTES, batches, plan, reduce, validate_request
+
+__all__ = [
+    "MAX_BATCH_BYTES",
+    "METHODS",
+    "OBJECTIVES",
+    "RISK_PARAMS",
+    "SearchSpace",
+    "batches",
+    "composite_fitness",
+    "deflated_sharpe",
+    "objective_values",
+    "pareto_front",
+    "plan",
+    "reduce",
+    "validate_request",
+]
