@@ -195,8 +195,9 @@ def finalize(state: Mapping[str, Any]) -> dict:
         values = np.array([e["values"] for e in eligible], dtype=np.float64)
         front = pareto_front(values) if len(eligible) else []
         out["pareto"] = [eligible[int(i)]["id"] for i in front]
-    if ranked and ranked[0].get("returns_stats"):
-        stats = ranked[0]["returns_stats"]
+    best = state.get("best")
+    if best is not None and best.get("returns_stats"):
+        stats = best["returns_stats"]
         sharpes = np.array([e["returns_stats"]["sharpe"] for e in history], dtype=np.float64)
         std = float(sharpes.std(ddof=1)) if len(sharpes) > 1 else 0.0
         dsr = deflated_sharpe(
@@ -207,7 +208,7 @@ def finalize(state: Mapping[str, Any]) -> dict:
             kurtosis=stats["kurtosis"],
             sharpe_std=std,
         )
-        out["best"] = {**dict(state.get("best") or ranked[0]), "deflated_sharpe": dsr}
+        out["best"] = {**best, "deflated_sharpe": dsr, "n_trials": len(history)}
     return out
 
 
