@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 
@@ -53,7 +54,7 @@ def test_outputs_are_written_and_readable(tmp_path):
     paths = write_discovery_outputs(state, tmp_path / "out")
     assert set(paths) == {"discovery.json", "report.html", "pareto.csv"}
     assert json.loads(paths["discovery.json"].read_text()) == json.loads(json.dumps(state))
-    rows = list(csv.DictReader(paths["pareto.csv"].open()))
+    rows = list(csv.DictReader(io.StringIO(paths["pareto.csv"].read_text())))
     front = pareto_entries(state)
     assert [r["id"] for r in rows] == [e["id"] for e in front] and rows
     for r in rows:  # nobody in the history dominates a front member
