@@ -57,6 +57,7 @@ def _register() -> None:
         check_cmd,
         data_cmd,
         demo_cmd,
+        discover_cmd,
         indicators_cmd,
         settings_cmd,
         walkforward_cmd,
@@ -65,6 +66,7 @@ def _register() -> None:
     app.add_typer(data_cmd.app, name="data")
     app.command("backtest")(backtest_cmd.backtest)
     app.command("walkforward")(walkforward_cmd.walkforward)
+    app.command("discover")(discover_cmd.discover)
     app.add_typer(check_cmd.app, name="check")
     app.command("demo")(demo_cmd.demo)
     app.command("indicators")(indicators_cmd.indicators)

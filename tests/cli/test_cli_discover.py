@@ -1,0 +1,54 @@
+"""`tradpal discover` end to end: outputs, resume from the checkpoint, several objectives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tradpal.cli.main import run
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+ARGS = ("discover", "--strategy", "ema_crossover", "--population", "8", "--generations", "2",
+        "--min-trades", "1", "--workers", "1", "--seed", "5", "--end", "2026-01-01")  # fmt: skip
+
+
+def test_discover_writes_ranked_results_and_resumes(capsys, tmp_path: Path) -> None:
+    code, text, err = _run(capsys, *ARGS, "--out", str(tmp_path))
+    assert code == 0, err
+    state = json.loads((tmp_path / "discovery.json").read_text())
+    assert state["done"] and state["evaluated"] >= 8
+    best = state["ranked"][0]
+    assert set(best["params"]) >= {"fast", "slow", "sl_atr", "tp_atr", "risk_per_trade"}
+    assert best["is"] is not None and best["oos"] is not None  # side by side
+    assert 0.0 <= state["best"]["deflated_sharpe"] <= 1.0
+    html = (tmp_path / "report.html").read_text()
+    assert "Convergence" in html and "<script src=" not in html
+    assert "deflated Sharpe" in text
+    # a second run with the same request resumes from the finished checkpoint: same result
+    code, _, _ = _run(capsys, *ARGS, "--out", str(tmp_path))
+    assert code == 0
+    assert json.loads((tmp_path / "discovery.json").read_text()) == state
+
+
+def test_two_objectives_give_a_pareto_front(capsys, tmp_path: Path) -> None:
+    code, _, err = _run(
+        capsys, *ARGS, "--method", "nsga2", "--objective", "sharpe", "--objective", "calmar",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0, err
+    front = pd.read_csv(tmp_path / "pareto.csv")
+    assert len(front) >= 1 and {"sharpe", "calmar"} <= set(front.columns)
+
+
+def test_bad_discovery_input_is_a_clear_error(capsys, tmp_path: Path) -> None:
+    code, out, err = _run(capsys, *ARGS, "--method", "annealing", "--out", str(tmp_path))
+    assert code == 2 and "annealing" in out + err and "Traceback" not in out + err
