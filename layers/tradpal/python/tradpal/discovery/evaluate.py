@@ -277,8 +277,10 @@ def evaluate(batch: Mapping[str, Any], *, frame: pd.DataFrame | None = None) -> 
         raise DiscoveryError(exc.message, hint=exc.hint) from exc
     for k, c in enumerate(candidates):
         capital = runs[k][1].capital
+        # vars(): the metrics' fields as a mapping, without asdict's deep copy
         per_fold = [
-            objective_values(r[k][1], objectives, capital=capital, min_trades=0) for r in fold_runs
+            objective_values(vars(r[k][1]), objectives, capital=capital, min_trades=0)
+            for r in fold_runs
         ]
         trades = sum(r[k][1].num_trades for r in fold_runs)
         if trades < min_trades:

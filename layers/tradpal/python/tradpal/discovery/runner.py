@@ -62,9 +62,13 @@ def evaluate_json(text: str) -> str:
 def _normal(state: Mapping[str, Any]) -> dict:
     """``state`` through strict JSON: what a checkpoint holds is what the run continues
     with, so resumed and uninterrupted runs agree bit for bit."""
-    from tradpal.serialize import to_jsonable
-
-    return json.loads(json.dumps(to_jsonable(state), allow_nan=False))
+    try:
+        return json.loads(json.dumps(state, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise DiscoveryError(
+            f"the discovery state is not strict JSON: {exc}",
+            hint="plan, reduce and evaluate must return plain JSON (NaN as null)",
+        ) from None
 
 
 def write_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
