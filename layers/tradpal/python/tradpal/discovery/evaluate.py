@@ -21,7 +21,7 @@ and the engine's ATR/volatility warm up on the ``warmup`` bars before it (defaul
 each fold's frame ends at the fold's last bar. An objective's score is the mean of its
 fold values (:func:`tradpal.discovery.objectives.objective_values` per fold, no trade
 minimum), and the ``min_trades`` rule applies to the trades of all folds together: a
-candidate with fewer scores ``None`` for every objective (NaN in JSON: never ranked).
+candidate with fewer scores ``None`` for every objective (null: the objectives' NaN, never ranked).
 
 Work is shared as in sweeps: one :class:`tradpal.optimize.evaluate.Batch` (one
 :class:`~tradpal.optimize.cache.IndicatorCache`, lines for all candidates prefetched
