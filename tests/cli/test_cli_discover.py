@@ -30,6 +30,9 @@ def test_discover_writes_ranked_results_and_resumes(capsys, tmp_path: Path) -> N
     assert set(best["params"]) >= {"fast", "slow", "sl_atr", "tp_atr", "risk_per_trade"}
     assert best["is"] is not None and best["oos"] is not None  # side by side
     assert 0.0 <= state["best"]["deflated_sharpe"] <= 1.0
+    curve = state["best"]["oos_equity"]  # the winner traded over the held-out bars
+    assert curve["equity"][-1] == state["best"]["oos"]["final_equity"]
+    assert len(curve["time"]) == len(curve["equity"]) == 1250  # 25 % of the 5,000 sample bars
     html = (tmp_path / "report.html").read_text()
     assert "Convergence" in html and "<script src=" not in html
     assert "deflated Sharpe" in text

@@ -236,15 +236,7 @@ def evaluate(batch: Mapping[str, Any], *, frame: pd.DataFrame | None = None) -> 
         tf = frame_timeframe(frame)
         space = SearchSpace.for_strategy(name, risk=risk)
         base = config_for(tf.name, **dict(_setting(batch, "config") or {}))
-        runs = []
-        for c in candidates:
-            params, overrides = space.split(c["params"])
-            runs.append(
-                (
-                    resolve_params(strategy, frame, params),
-                    dataclasses.replace(base, **overrides) if overrides else base,
-                )
-            )
+        runs = [_candidate_run(space, strategy, frame, base, c["params"]) for c in candidates]
     except DiscoveryError:
         raise
     except TradPalError as exc:
@@ -306,11 +298,44 @@ def evaluate(batch: Mapping[str, Any], *, frame: pd.DataFrame | None = None) -> 
     return out
 
 
+def _candidate_run(
+    space: SearchSpace, strategy: Any, frame: pd.DataFrame, base: Any, candidate: Mapping
+) -> tuple[dict[str, Any], Any]:
+    """A candidate's complete strategy params and its BacktestConfig (risk params applied)."""
+    params, overrides = space.split(candidate)
+    cfg = dataclasses.replace(base, **overrides) if overrides else base
+    return resolve_params(strategy, frame, params), cfg
+
+
+def holdout_equity(
+    request: Mapping[str, Any], params: Mapping[str, Any], *, frame: pd.DataFrame | None = None
+) -> dict[str, list] | None:
+    """The equity curve of ``params`` over the held-out bars, traded exactly as
+    :func:`evaluate` trades them (same warm-up, config and risk split), as
+    ``{"time": [ISO 8601...], "equity": [...]}``; None when there is no holdout."""
+    if frame is None:
+        frame = load_batch_frame(request["data"])
+    spans = plan_spans(len(frame), request.get("validation"))
+    if not spans.holdout:
+        return None
+    name = request["strategy"]
+    strategy = get_strategy(name)
+    tf = frame_timeframe(frame)
+    space = SearchSpace.for_strategy(name, risk=bool(request.get("risk", True)))
+    base = config_for(tf.name, **dict(request.get("config") or {}))
+    run_params, cfg = _candidate_run(space, strategy, frame, base, params)
+    lo, start = spans.holdout
+    sim = Batch(frame.iloc[lo:], strategy, cfg, start=start - lo, timeframe=tf).run(run_params, cfg)
+    times = frame.index[start:]
+    return {"time": [t.isoformat() for t in times], "equity": [float(v) for v in sim.equity]}
+
+
 __all__ = [
     "DEFAULT_FOLDS",
     "DEFAULT_HOLDOUT",
     "Spans",
     "evaluate",
+    "holdout_equity",
     "load_batch_frame",
     "plan_spans",
     "returns_stats",

@@ -213,6 +213,14 @@ def finalize(state: Mapping[str, Any]) -> dict:
             sharpe_std=std,
         )
         out["best"] = {**best, "deflated_sharpe": dsr, "n_trials": len(history)}
+    if out.get("best") is not None:
+        from tradpal.discovery.evaluate import holdout_equity
+
+        # The winner's held-out equity, for the report (the only curve discovery keeps).
+        out["best"] = {
+            **out["best"],
+            "oos_equity": holdout_equity(state["request"], out["best"]["params"]),
+        }
     return out
 
 
