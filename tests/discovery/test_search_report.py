@@ -64,7 +64,7 @@ def test_outputs_are_written_and_readable(tmp_path):
             assert not (b[0] >= a[0] and b[1] >= a[1] and (b[0] > a[0] or b[1] > a[1]))
     html = paths["report.html"].read_text()
     assert "data-figure='convergence'" in html and "data-figure='importance'" in html
-    assert "Pareto front" in html and "out_of_sample" in html
+    assert "Pareto front" in html and "out of sample (held out)" in html
     assert "<script src=" not in html  # offline: plotly is inline
 
 

@@ -27,7 +27,14 @@ import plotly.graph_objects as go
 
 from tradpal.discovery.objectives import pareto_front
 from tradpal.errors import DiscoveryError
-from tradpal.reports.html import figure_block, key_value_table, page, records_table
+from tradpal.reports.html import (
+    METRIC_LABELS,
+    figure_block,
+    format_metric,
+    key_value_table,
+    page,
+    records_table,
+)
 from tradpal.serialize import dumps
 
 
@@ -165,8 +172,15 @@ def discovery_report_html(state: Mapping[str, Any]) -> str:
             keys = list(dict.fromkeys([*ins, *oos]))
             parts.append(
                 records_table(
-                    ["metric", "in_sample", "out_of_sample"],
-                    [[k, ins.get(k), oos.get(k)] for k in keys],
+                    ["metric", "in sample (search span)", "out of sample (held out)"],
+                    [
+                        [
+                            METRIC_LABELS.get(k, k),
+                            format_metric(k, ins.get(k)),
+                            format_metric(k, oos.get(k)),
+                        ]
+                        for k in keys
+                    ],
                 )
             )
         if best.get("oos_equity"):
