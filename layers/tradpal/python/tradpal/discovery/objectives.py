@@ -21,16 +21,13 @@ from typing import Any
 import numpy as np
 
 from tradpal.errors import DiscoveryError
+from tradpal.optimize.objectives import OBJECTIVES as METRIC_OBJECTIVES
 
 OBJECTIVES: Mapping[str, str] = {
-    "sharpe": "annualised Sharpe ratio of the per-bar equity returns",
-    "sortino": "annualised Sortino ratio of the per-bar equity returns",
-    "calmar": "CAGR divided by the maximum drawdown",
-    "total_return": "final equity / initial capital - 1",
-    "profit_factor": "gross profit / gross loss of the closed trades",
+    **METRIC_OBJECTIVES,
     "fitness": "TradPal's composite: 0.3 sharpe + 0.3 pnl/1000 + 0.2 win rate - 0.2 drawdown",
 }
-"""The objectives by name, all higher-better."""
+"""The objectives by name, all higher-better: the walk-forward ones (metrics) and fitness."""
 
 # Euler-Mascheroni constant, in the expected maximum of N standard normal draws.
 _EULER_GAMMA = 0.5772156649015329
