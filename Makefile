@@ -21,11 +21,14 @@ lint: $(STAMP)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py layers/tradpal/python/tradpal/indicators/_kernels.c \
+# The CDK CLI (pinned in package.json) comes from npm when the project has one.
+$(STAMP): pyproject.toml setup.py $(wildcard package-lock.json) \
+		layers/tradpal/python/tradpal/indicators/_kernels.c \
 		layers/tradpal/python/tradpal/backtest/_engine.c
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "TradPal needs Python 3.11 or newer as '$(PYTHON)'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)
