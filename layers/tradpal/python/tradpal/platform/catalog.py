@@ -16,7 +16,9 @@ Conventions:
 - Event rules match EventBridge ``source`` and ``detail-type``; detail types are the domain
   event types in :data:`EVENT_TYPES`.
 - State-machine tasks are named ``<machine>.<task>`` (``backtest.run``); each task is provided
-  by exactly one capability, whose handler receives ``{"task": "<task>", ...}``.
+  by exactly one capability, whose handler receives ``{"task": "<task>", ...}``. Recording
+  failures and publishing results are direct service integrations in the state machines, not
+  tasks.
 - Memory in MB, timeouts in seconds, Lambda's limits (128..10240 MB, 1..900 s).
 
 Everything is JSON-able: :meth:`Catalog.to_dict` / :meth:`Catalog.from_dict` round-trip exactly.
@@ -395,8 +397,6 @@ CATALOG = Catalog(
                 "backtest.ensure_data",
                 "backtest.run",
                 "backtest.store",
-                "backtest.publish",
-                "backtest.record_failure",
             ),
             memory_mb=3008,
             timeout_s=900,
@@ -413,8 +413,6 @@ CATALOG = Catalog(
                 "discovery.plan",
                 "discovery.reduce",
                 "discovery.validate_best",
-                "discovery.publish",
-                "discovery.record_failure",
             ),
             memory_mb=2048,
             timeout_s=900,
