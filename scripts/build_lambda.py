@@ -1,0 +1,392 @@
+"""Build TradPal's Lambda artefacts without Docker, and report their sizes.
+
+    python scripts/build_lambda.py [--functions indicators,signals,...] [--out build]
+
+Produces, for the Lambda platform (python3.12, x86_64, Amazon Linux 2023):
+
+* ``build/layer/python/``: the runtime dependencies from pyproject.toml as manylinux
+  wheels (minus boto3/botocore, which the runtime provides) and the tradpal package, its
+  two C kernels compiled here with the system gcc and checked with ``objdump -T`` to need
+  no GLIBC symbol version newer than 2.17; ``build/layer.zip`` zips it.
+* ``build/functions/<name>.zip`` per zip-packaged capability: ``functions/<name>/`` (the
+  handler, ``functions.<name>.handler.handler``) when it exists, else empty (the function
+  is then only the layer).
+* a size table (zipped and unzipped, per function + layer) checked against Lambda's
+  250 MB unzipped limit for a function and all its layers; exit status 1 when one is over.
+
+Downloaded wheels are cached in ``build/wheels/`` (keyed by the requirement list), so a
+re-run installs without the network. Container-image capabilities are built by Docker at
+deploy time from ``functions/images/<name>/Dockerfile`` and are only listed here.
+
+The layer is a *light* layer: everything at once is about 375 MB unzipped, over the
+limit. What it leaves out (LIGHT_OMIT_*) is what zip functions never import; the image
+functions (backtests, discovery evaluate) install the whole project instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "layers" / "tradpal" / "python" / "tradpal"
+
+PYTHON_VERSION = "3.12"
+# Lambda's python3.12 runs on Amazon Linux 2023 (glibc 2.34): numpy and pyarrow ship
+# only manylinux_2_28 wheels, so both tags are accepted.
+PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
+LIMIT_BYTES = 250 * 1024 * 1024  # Lambda: function + all its layers, unzipped
+KERNEL_GLIBC_MAX = (2, 17)  # manylinux2014: loads on every Lambda runtime
+LAYER_GLIBC_MAX = (2, 34)  # Amazon Linux 2023, under the python3.12 runtime
+
+# Already in the Lambda runtime; a second copy would only add size.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore"})
+# The layer comes first on sys.path, so what it ships shadows the runtime's own packages:
+# botocore (runtime) needs python-dateutil < 3.
+CONSTRAINTS = ("python-dateutil>=2.1,<3",)
+
+# Distributions the light layer leaves out, and why (zip functions never import them).
+LIGHT_OMIT_DISTS: dict[str, str] = {
+    "plotly": "HTML reports are rendered by the image functions and the CLI only (44 MB)",
+    "typer": "the command line is not used in Lambda",
+    "rich": "the command line is not used in Lambda",
+    "pygments": "needed by rich only",
+    "markdown-it-py": "needed by rich only",
+    "mdurl": "needed by rich only",
+    "shellingham": "needed by typer only",
+}
+# Paths (relative to the layer's python/) left out, and why.
+LIGHT_OMIT_PATHS: dict[str, str] = {
+    "pyarrow/libarrow_flight.so.*": "Arrow Flight RPC is not used (24 MB)",
+    "pyarrow/libarrow_python_flight.so*": "Arrow Flight RPC is not used",
+    "pyarrow/_flight.*.so": "Arrow Flight RPC is not used",
+    "pyarrow/flight.py": "Arrow Flight RPC is not used",
+    "pyarrow/_pyarrow_cpp_tests.*.so": "pyarrow's own C++ test hooks",
+    "pyarrow/include": "C++ headers, for building extensions only",
+    "pyarrow/src": "C++ sources, for building extensions only",
+    "ccxt/async_support": "tradpal uses ccxt's synchronous clients only (15 MB)",
+    "ccxt/pro": "websocket clients, not used (5 MB)",
+    "ccxt/test": "ccxt's own tests",
+    "share/jupyter": "plotly's notebook extension",
+    "pyarrow/libarrow*.so": "linker names; the loader opens .so.<major> (pip copies links)",
+    "pyarrow/libarrow*.so.*.*.*": "full-version copies of the same libraries, for the same reason",
+}
+# Removed everywhere: test suites and bytecode compiled for the build machine's Python.
+PRUNE_DIRS = ("tests", "__pycache__")
+# Build-time only files (C/C++ headers, Cython sources, type stubs) of the dependencies.
+PRUNE_SUFFIXES = (".h", ".hpp", ".pxd", ".pyx", ".pxi", ".pyi")
+
+CFLAGS = ("-O3", "-std=c11", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-shared")
+# Pin libm symbols that glibc 2.29 re-versioned to their original (x86_64 2.2.5) version,
+# so that the kernels load on any glibc >= 2.17; same function, without the new fast path
+# for error handling that -fno-math-errno does not need.
+GLIBC_COMPAT_HEADER = "".join(
+    f'__asm__(".symver {f},{f}@GLIBC_2.2.5");\n' for f in ("exp", "log", "pow", "exp2", "log2")
+)
+KERNELS = (
+    ("indicators/_kernels.c", "indicators/_kernels.abi3.so"),
+    ("backtest/_engine.c", "backtest/_engine.abi3.so"),
+)
+
+# Until the capability catalog exists: which capabilities are zip and which are images.
+DEFAULT_ZIP = ("indicators", "signals", "data", "health", "notifier", "discovery")
+DEFAULT_IMAGES = ("backtests", "discovery_evaluate")
+
+
+class BuildError(RuntimeError):
+    """The build cannot go on; the message says why and what to do."""
+
+
+class IndexUnreachable(BuildError):
+    """pip could not reach the package index (no network)."""
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """One artefact's sizes in bytes."""
+
+    name: str
+    zipped: int
+    unzipped: int
+
+
+def catalog_packaging() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(zip capability names, image capability names) from the catalog, else the defaults."""
+    sys.path.insert(0, str(PACKAGE.parent))
+    try:
+        from tradpal.platform.catalog import CATALOG  # type: ignore[import-not-found]
+    except ImportError:
+        return DEFAULT_ZIP, DEFAULT_IMAGES
+    finally:
+        sys.path.pop(0)
+    caps = list(CATALOG.values()) if isinstance(CATALOG, dict) else list(CATALOG)
+    zips = tuple(c.name for c in caps if c.packaging == "zip")
+    images = tuple(c.name for c in caps if c.packaging == "image")
+    return zips, images
+
+
+def runtime_requirements(pyproject: Path = ROOT / "pyproject.toml") -> list[str]:
+    """The project's runtime dependencies minus those the Lambda runtime provides and
+    those the light layer leaves out."""
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    omit = RUNTIME_PROVIDED | set(LIGHT_OMIT_DISTS)
+    return [d for d in deps if _dist_name(d) not in omit]
+
+
+def _dist_name(requirement: str) -> str:
+    name = re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pip(args: Sequence[str]) -> None:
+    cmd = [sys.executable, "-m", "pip", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        err = proc.stderr + proc.stdout
+        if re.search(r"No matching distribution|Could not find a version|connection|Network", err):
+            raise IndexUnreachable(f"pip could not get the wheels: {err.strip()[-600:]}")
+        raise BuildError(f"pip {args[0]} failed: {err.strip()[-1500:]}")
+
+
+def _platform_args() -> list[str]:
+    args = ["--implementation", "cp", "--python-version", PYTHON_VERSION, "--only-binary=:all:"]
+    for p in PLATFORMS:
+        args += ["--platform", p]
+    return args
+
+
+def install_dependencies(requirements: Sequence[str], target: Path, cache: Path) -> None:
+    """pip-install ``requirements`` for the Lambda platform into ``target``; wheels are
+    downloaded once into ``cache/<hash of the requirement list>``."""
+    key = hashlib.sha256(
+        json.dumps([list(requirements), CONSTRAINTS, PLATFORMS, PYTHON_VERSION]).encode()
+    ).hexdigest()[:16]
+    wheels = cache / key
+    constraints = cache / f"{key}.constraints.txt"
+    cache.mkdir(parents=True, exist_ok=True)
+    constraints.write_text("\n".join(CONSTRAINTS) + "\n")
+    common = [*_platform_args(), "-c", str(constraints), *requirements]
+    if not (wheels / ".complete").exists():
+        shutil.rmtree(wheels, ignore_errors=True)
+        _pip(["download", "--quiet", "--dest", str(wheels), *common])
+        (wheels / ".complete").touch()
+    _pip(
+        [
+            *("install", "--quiet", "--no-index", "--find-links", str(wheels), "--no-compile"),
+            *("--no-warn-conflicts", "--target", str(target), *common),
+        ]
+    )
+
+
+def prune(site: Path) -> None:
+    """Remove what the light layer leaves out, test suites and bytecode."""
+    for pattern in LIGHT_OMIT_PATHS:
+        for path in site.glob(pattern):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for name in PRUNE_DIRS:
+        for path in sorted(site.rglob(name), reverse=True):
+            if path.is_dir():
+                shutil.rmtree(path)
+    for path in site.rglob("*"):
+        if path.suffix in PRUNE_SUFFIXES and path.is_file():
+            path.unlink()
+    shutil.rmtree(site / "bin", ignore_errors=True)
+
+
+def strip_shared_objects(site: Path) -> None:
+    """Drop symbol tables from the wheels' shared objects (about 100 MB): only the dynamic
+    symbols are needed to load and link them."""
+    objs = [str(p) for p in site.rglob("*.so*") if p.is_file() and not p.is_symlink()]
+    if objs and shutil.which("strip"):
+        subprocess.run(["strip", "--strip-unneeded", *objs], check=True, capture_output=True)
+
+
+def copy_tradpal(site: Path) -> None:
+    """The tradpal package, pure Python only (the C kernels are compiled separately)."""
+    dest = site / "tradpal"
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(PACKAGE, dest, ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
+
+
+def compile_kernels(site: Path, build: Path) -> list[Path]:
+    """Compile the C kernels into the layer with the system gcc; returns the objects."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        raise BuildError("gcc is needed to compile the kernels; install it (apt install gcc)")
+    header = build / "glibc_compat.h"
+    header.write_text(GLIBC_COMPAT_HEADER)
+    out = []
+    for src, obj in KERNELS:
+        dest = site / "tradpal" / obj
+        cmd = [gcc, *CFLAGS, "-include", str(header), str(PACKAGE / src), "-o", str(dest), "-lm"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise BuildError(f"compiling {src} failed:\n{proc.stderr}")
+        out.append(dest)
+    return out
+
+
+def glibc_versions(obj: Path) -> set[tuple[int, ...]]:
+    """The GLIBC symbol versions ``obj`` needs, read with ``objdump -T``."""
+    if shutil.which("objdump") is None:
+        raise BuildError("objdump is needed to check the kernels; install binutils")
+    text = subprocess.run(
+        ["objdump", "-T", str(obj)], check=True, capture_output=True, text=True
+    ).stdout
+    return {tuple(int(x) for x in v.split(".")) for v in re.findall(r"GLIBC_(\d+(?:\.\d+)+)", text)}
+
+
+def check_glibc(objs: Iterable[Path], limit: tuple[int, ...]) -> dict[str, str]:
+    """Raise BuildError when an object needs a GLIBC newer than ``limit``; returns each
+    object's newest needed version."""
+    newest = {}
+    for obj in objs:
+        versions = glibc_versions(obj)
+        top = max(versions, default=(0,))
+        if top > limit:
+            raise BuildError(
+                f"{obj.name} needs GLIBC_{'.'.join(map(str, top))}, newer than "
+                f"{'.'.join(map(str, limit))}; pin the symbol in GLIBC_COMPAT_HEADER"
+            )
+        newest[obj.name] = ".".join(map(str, top))
+    return newest
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the regular files under ``path``."""
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def zip_tree(src: Path, arcroot: str, dest: Path) -> None:
+    """Zip ``src`` as ``arcroot/...`` into ``dest``, reproducibly (sorted, fixed times)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        if not src.exists():
+            return
+        for p in sorted(src.rglob("*")):
+            if p.is_file() and "__pycache__" not in p.parts:
+                info = zipfile.ZipInfo(f"{arcroot}/{p.relative_to(src).as_posix()}")
+                info.date_time = (1980, 1, 1, 0, 0, 0)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, p.read_bytes())
+
+
+def unzipped_size(zip_path: Path) -> int:
+    """Sum of the uncompressed sizes of the members of ``zip_path``."""
+    with zipfile.ZipFile(zip_path) as zf:
+        return sum(i.file_size for i in zf.infolist())
+
+
+def package_function(name: str, out: Path) -> SizeRow:
+    """Zip ``functions/<name>/`` (and ``functions/__init__.py``) as ``out/functions/<name>.zip``."""
+    dest = out / "functions" / f"{name}.zip"
+    zip_tree(ROOT / "functions" / name, f"functions/{name}", dest)
+    init = ROOT / "functions" / "__init__.py"
+    if init.exists():
+        with zipfile.ZipFile(dest, "a") as zf:
+            zf.write(init, "functions/__init__.py")
+    return SizeRow(name, dest.stat().st_size, unzipped_size(dest))
+
+
+def build(out: Path, functions: Sequence[str], cache: Path | None = None) -> dict:
+    """Build the layer and the function zips under ``out`` (wheels cached in ``cache``,
+    default ``out/wheels``); returns a JSON-able summary."""
+    t0 = time.perf_counter()
+    layer = out / "layer"
+    site = layer / "python"
+    shutil.rmtree(layer, ignore_errors=True)
+    site.mkdir(parents=True)
+    install_dependencies(runtime_requirements(), site, cache or out / "wheels")
+    t_deps = time.perf_counter() - t0
+    prune(site)
+    strip_shared_objects(site)
+    copy_tradpal(site)
+    kernels = compile_kernels(site, out)
+    kernel_glibc = check_glibc(kernels, KERNEL_GLIBC_MAX)
+    layer_objs = [p for p in site.rglob("*.so*") if p.is_file()]
+    layer_glibc = check_glibc(layer_objs, LAYER_GLIBC_MAX)
+    layer_zip = out / "layer.zip"
+    zip_tree(site, "python", layer_zip)
+    layer_row = SizeRow("layer", layer_zip.stat().st_size, tree_size(layer))
+    rows = [package_function(name, out) for name in functions]
+    summary = {
+        "python": PYTHON_VERSION,
+        "platforms": list(PLATFORMS),
+        "limit_bytes": LIMIT_BYTES,
+        "layer": layer_row.__dict__,
+        "functions": [
+            {**r.__dict__, "total_unzipped": r.unzipped + layer_row.unzipped} for r in rows
+        ],
+        "kernel_glibc": kernel_glibc,
+        "layer_glibc_max": max(layer_glibc.values(), key=lambda v: tuple(map(int, v.split(".")))),
+        "omitted": {**LIGHT_OMIT_DISTS, **LIGHT_OMIT_PATHS},
+        "seconds": {"dependencies": round(t_deps, 1), "total": round(time.perf_counter() - t0, 1)},
+    }
+    (out / "lambda-sizes.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:8.1f}"
+
+
+def size_table(summary: dict) -> str:
+    """The summary as a text table (MiB), one line per function + the layer."""
+    layer = summary["layer"]
+    lines = [
+        f"{'artefact':<22}{'zipped':>9}{'unzipped':>9}{'+layer':>9}  limit 250",
+        f"{'layer':<22}{_mb(layer['zipped'])} {_mb(layer['unzipped'])}",
+    ]
+    for f in summary["functions"]:
+        ok = "ok" if f["total_unzipped"] <= summary["limit_bytes"] else "OVER"
+        lines.append(
+            f"{f['name']:<22}{_mb(f['zipped'])} {_mb(f['unzipped'])} "
+            f"{_mb(f['total_unzipped'])}  {ok}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    zips, images = catalog_packaging()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "build", help="output folder")
+    parser.add_argument(
+        "--functions",
+        default=",".join(zips),
+        help="comma-separated zip-packaged capabilities (default: the catalog's)",
+    )
+    parser.add_argument("--cache", type=Path, default=None, help="wheel cache (OUT/wheels)")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.functions.split(",") if n.strip()]
+    try:
+        summary = build(args.out.resolve(), names, args.cache.resolve() if args.cache else None)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3 if isinstance(exc, IndexUnreachable) else 2
+    print(size_table(summary))
+    print(
+        f"kernels' newest GLIBC: {summary['kernel_glibc']}; layer's: {summary['layer_glibc_max']}"
+    )
+    print(f"images (built by Docker at deploy): {', '.join(images)}")
+    print(f"built in {summary['seconds']['total']} s")
+    over = [f["name"] for f in summary["functions"] if f["total_unzipped"] > LIMIT_BYTES]
+    if over:
+        print(f"over Lambda's 250 MB unzipped limit: {', '.join(over)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
