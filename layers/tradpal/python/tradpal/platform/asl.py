@@ -1,10 +1,10 @@
 """Amazon States Language definitions in ``state_machines/``: loading, placeholders, local form.
 
-The definitions are plain JSON files holding ``${Name}`` placeholders. Strings (function
-ARNs, the bus, bucket and table names) stay placeholders until deploy time, where CDK's
-``DefinitionSubstitutions`` resolve them; numbers (``MaxConcurrency``, batch sizes) are
-written as the JSON string ``"${Name}"`` so the file stays valid JSON, and
-:func:`render_definition` replaces the whole quoted token by the number.
+The definitions are plain JSON files holding ``${Name}`` placeholders, filled by
+:func:`render_definition`: strings (function ARNs, the bus and table names; CDK tokens at
+synth, moto ARNs in tests) replace ``${Name}``; numbers (``MaxConcurrency``, batch sizes)
+are written in the file as the JSON string ``"${Name}"``, so it stays valid JSON, and
+replace the whole quoted token.
 
 :func:`local_definition` rewrites a definition for moto 5.2.5, which runs Step Functions
 in-process but cannot parse two things a deployed definition uses:
@@ -57,7 +57,7 @@ def render_definition(
     """``text`` with ``values`` substituted: a number replaces its whole quoted
     ``"${Name}"`` token (so it becomes a JSON number), a string replaces ``${Name}``
     wherever it occurs. Unless ``allow_unresolved``, a placeholder left over is an error
-    (the ones CDK resolves at deploy are left on purpose)."""
+    (to fill some now and the rest later)."""
     out = text
     for name, value in values.items():
         token = "${" + name + "}"
@@ -102,3 +102,31 @@ def _localize(node: Any) -> Any:
 def local_definition(text: str) -> str:
     """``text`` (a rendered definition) in the form moto 5.2.5 can run (module docstring)."""
     return json.dumps(_localize(json.loads(text)))
+
+
+TASK_PLACEHOLDERS: Mapping[str, Mapping[str, str]] = {
+    "backtest": {
+        "ValidateFunctionArn": "backtest.validate",
+        "EnsureDataFunctionArn": "backtest.ensure_data",
+        "RunFunctionArn": "backtest.run",
+        "StoreFunctionArn": "backtest.store",
+    },
+    "discovery": {
+        "PlanFunctionArn": "discovery.plan",
+        "EvaluateFunctionArn": "discovery.evaluate",
+        "ReduceFunctionArn": "discovery.reduce",
+        "ValidateBestFunctionArn": "discovery.validate_best",
+    },
+}
+"""Per state machine: each function-ARN placeholder and the catalog task that provides it.
+Recording and publishing use direct integrations (``dynamodb:putItem``,
+``events:putEvents``): no function is invoked for them."""
+
+RESOURCE_PLACEHOLDERS = ("EventBusName", "RunsTableName")
+"""String placeholders for resources every definition names (resolved at deploy)."""
+
+NUMBER_PLACEHOLDERS: Mapping[str, tuple[str, ...]] = {
+    "backtest": (),
+    "discovery": ("MaxConcurrency", "EvaluateBatchSize"),
+}
+"""Numeric placeholders per state machine (rendered at synth)."""
