@@ -1,0 +1,63 @@
+"""Builds the whole TradPal app: stages from context, stacks from the catalog, cdk-nag."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from cdk.config import StageConfig
+from cdk.data import DataStack
+from cdk.events import EventsStack
+from cdk.functions import FunctionsStack
+from tradpal.platform.catalog import CATALOG, Catalog
+
+# Behaviour the stacks rely on, whatever cdk.json says.
+FEATURE_FLAGS: dict[str, Any] = {
+    # Server access logs delivered under a bucket policy, not the legacy log-delivery ACL.
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+}
+
+
+@dataclass
+class TradpalApp:
+    """The app and its stacks, for ``app.py`` and the tests."""
+
+    app: cdk.App
+    config: StageConfig
+    data: DataStack
+    functions: FunctionsStack
+    events: EventsStack
+
+    @property
+    def stacks_by_role(self) -> dict[str, cdk.Stack]:
+        """The stacks by role: ``data``, ``functions``, ``events``, ..."""
+        return {"data": self.data, "functions": self.functions, "events": self.events}
+
+
+def build_app(
+    context: Mapping[str, Any] | None = None,
+    *,
+    catalog: Catalog = CATALOG,
+    outdir: str | None = None,
+    nag: bool = True,
+) -> TradpalApp:
+    """Create the app (no env account/region: synthesises offline). ``context`` adds CDK
+    context (``{"stage": "prod"}``) to what ``cdk.json`` and ``-c`` give."""
+    app = cdk.App(context={**FEATURE_FLAGS, **dict(context or {})}, outdir=outdir)
+    config = StageConfig.from_node(app.node)
+    name = config.prefix.title().replace("-", "")
+    tags = {"project": "tradpal", "stage": config.stage}
+    data = DataStack(app, f"{name}Data", config=config, tags=tags)
+    functions = FunctionsStack(
+        app, f"{name}Functions", config=config, catalog=catalog, data=data, tags=tags
+    )
+    events = EventsStack(
+        app, f"{name}Events", config=config, catalog=catalog, functions=functions, tags=tags
+    )
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    return TradpalApp(app=app, config=config, data=data, functions=functions, events=events)
