@@ -29,7 +29,12 @@ from tradpal.data.loading import load_ohlcv
 from tradpal.discovery import evaluate, plan, reduce, run_discovery
 from tradpal.discovery.runner import finalize
 from tradpal.errors import TradPalError
-from tradpal.platform.asl import load_definition_text, local_definition, render_definition
+from tradpal.platform.asl import (
+    TASK_PLACEHOLDERS,
+    load_definition_text,
+    local_definition,
+    render_definition,
+)
 from tradpal.platform.local_lambda import LambdaServiceError, LocalLambda
 from tradpal.serialize import to_jsonable
 from tradpal.strategies import get_strategy
@@ -203,15 +208,11 @@ class World(SimpleNamespace):
         return None if item is None else {k: v["S"] for k, v in item.items()}
 
 
+# placeholder -> (moto function name, Tasks method), from the same table the construct uses
 FUNCTIONS = {
-    "ValidateFunctionArn": ("backtest-validate", "validate"),
-    "EnsureDataFunctionArn": ("backtest-ensure-data", "ensure_data"),
-    "RunFunctionArn": ("backtest-run", "run"),
-    "StoreFunctionArn": ("backtest-store", "store"),
-    "PlanFunctionArn": ("discovery-plan", "plan"),
-    "EvaluateFunctionArn": ("discovery-evaluate", "evaluate"),
-    "ReduceFunctionArn": ("discovery-reduce", "reduce"),
-    "ValidateBestFunctionArn": ("discovery-validate-best", "validate_best"),
+    placeholder: (task.replace(".", "-").replace("_", "-"), task.split(".")[1])
+    for tasks in TASK_PLACEHOLDERS.values()
+    for placeholder, task in tasks.items()
 }
 
 
