@@ -9,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from cdk.api import ApiStack
 from cdk.config import StageConfig
 from cdk.data import DataStack
 from cdk.events import EventsStack
@@ -31,11 +32,17 @@ class TradpalApp:
     data: DataStack
     functions: FunctionsStack
     events: EventsStack
+    api: ApiStack
 
     @property
     def stacks_by_role(self) -> dict[str, cdk.Stack]:
         """The stacks by role: ``data``, ``functions``, ``events``, ..."""
-        return {"data": self.data, "functions": self.functions, "events": self.events}
+        return {
+            "data": self.data,
+            "functions": self.functions,
+            "events": self.events,
+            "api": self.api,
+        }
 
 
 def build_app(
@@ -58,6 +65,11 @@ def build_app(
     events = EventsStack(
         app, f"{name}Events", config=config, catalog=catalog, functions=functions, tags=tags
     )
+    api = ApiStack(
+        app, f"{name}Api", config=config, catalog=catalog, functions=functions, tags=tags
+    )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return TradpalApp(app=app, config=config, data=data, functions=functions, events=events)
+    return TradpalApp(
+        app=app, config=config, data=data, functions=functions, events=events, api=api
+    )
