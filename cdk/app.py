@@ -14,6 +14,7 @@ from cdk.config import StageConfig
 from cdk.data import DataStack
 from cdk.events import EventsStack
 from cdk.functions import FunctionsStack
+from cdk.orchestration_stack import OrchestrationStack
 from tradpal.platform.catalog import CATALOG, Catalog
 
 # Behaviour the stacks rely on, whatever cdk.json says.
@@ -32,6 +33,7 @@ class TradpalApp:
     data: DataStack
     functions: FunctionsStack
     events: EventsStack
+    orchestration: OrchestrationStack
     api: ApiStack
 
     @property
@@ -41,6 +43,7 @@ class TradpalApp:
             "data": self.data,
             "functions": self.functions,
             "events": self.events,
+            "orchestration": self.orchestration,
             "api": self.api,
         }
 
@@ -65,11 +68,26 @@ def build_app(
     events = EventsStack(
         app, f"{name}Events", config=config, catalog=catalog, functions=functions, tags=tags
     )
+    orchestration = OrchestrationStack(
+        app,
+        f"{name}Orchestration",
+        config=config,
+        data=data,
+        functions=functions,
+        events=events,
+        tags=tags,
+    )
     api = ApiStack(
         app, f"{name}Api", config=config, catalog=catalog, functions=functions, tags=tags
     )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return TradpalApp(
-        app=app, config=config, data=data, functions=functions, events=events, api=api
+        app=app,
+        config=config,
+        data=data,
+        functions=functions,
+        events=events,
+        orchestration=orchestration,
+        api=api,
     )
