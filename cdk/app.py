@@ -14,6 +14,7 @@ from cdk.config import StageConfig
 from cdk.data import DataStack
 from cdk.events import EventsStack
 from cdk.functions import FunctionsStack
+from cdk.monitoring import MonitoringStack
 from cdk.orchestration_stack import OrchestrationStack
 from tradpal.platform.catalog import CATALOG, Catalog
 
@@ -35,6 +36,7 @@ class TradpalApp:
     events: EventsStack
     orchestration: OrchestrationStack
     api: ApiStack
+    monitoring: MonitoringStack
 
     @property
     def stacks_by_role(self) -> dict[str, cdk.Stack]:
@@ -45,6 +47,7 @@ class TradpalApp:
             "events": self.events,
             "orchestration": self.orchestration,
             "api": self.api,
+            "monitoring": self.monitoring,
         }
 
 
@@ -80,6 +83,16 @@ def build_app(
     api = ApiStack(
         app, f"{name}Api", config=config, catalog=catalog, functions=functions, tags=tags
     )
+    monitoring = MonitoringStack(
+        app,
+        f"{name}Monitoring",
+        config=config,
+        functions=functions,
+        events=events,
+        orchestration=orchestration,
+        api=api,
+        tags=tags,
+    )
     if nag:
         cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return TradpalApp(
@@ -90,4 +103,5 @@ def build_app(
         events=events,
         orchestration=orchestration,
         api=api,
+        monitoring=monitoring,
     )
