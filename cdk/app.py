@@ -22,6 +22,8 @@ from tradpal.platform.catalog import CATALOG, Catalog
 FEATURE_FLAGS: dict[str, Any] = {
     # Server access logs delivered under a bucket policy, not the legacy log-delivery ACL.
     "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
+    # Exports stay protected while another stack imports them (CDK's default, made explicit).
+    "@aws-cdk/core:defaultCrossStackReferences": "strong",
 }
 
 

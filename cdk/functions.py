@@ -82,10 +82,13 @@ _IMAGE_EXCLUDE = [
 
 
 def layer_source() -> Path:
-    """``build/layer`` (built for Lambda by scripts/build_lambda.py) when present, else the
-    library source in ``layers/tradpal``."""
-    built = ROOT / "build" / "layer"
-    return built if built.is_dir() else ROOT / "layers" / "tradpal"
+    """The layer's code: ``build/layer.zip`` or ``build/layer`` (built for Lambda by
+    scripts/build_lambda.py) when present, else the library source in ``layers/tradpal``."""
+    build = ROOT / "build"
+    for built in (build / "layer.zip", build / "layer"):
+        if built.exists():
+            return built
+    return ROOT / "layers" / "tradpal"
 
 
 def _stage_handler(name: str) -> Path:
