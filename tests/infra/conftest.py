@@ -71,7 +71,8 @@ def synth_dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def synth_prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """The app as ``cdk synth -c stage=prod`` with an external OIDC issuer."""
+    """The app as ``cdk synth -c stage=prod`` with an external OIDC issuer, an alarm e-mail
+    and a custom domain."""
     return _synthesize(
         tmp_path_factory.mktemp("cdk-prod"),
         {
@@ -79,5 +80,7 @@ def synth_prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
             "oidc_issuer": "https://login.example.com/",
             "oidc_audience": "tradpal-api",
             "alarm_email": "ops@example.com",
+            "domain_name": "api.example.com",
+            "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123",
         },
     )

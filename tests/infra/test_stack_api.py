@@ -94,3 +94,14 @@ def test_cors_for_the_dashboard(synth_dev):
     cors = api["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] == ["http://localhost:8000"]
     assert "authorization" in cors["AllowHeaders"]
+
+
+def test_custom_domain_by_context(synth_dev, synth_prod):
+    assert synth_dev.resources("api", "AWS::ApiGatewayV2::DomainName") == {}
+    ((domain_id, domain),) = synth_prod.resources("api", "AWS::ApiGatewayV2::DomainName").items()
+    props = domain["Properties"]
+    assert props["DomainName"] == "api.example.com"
+    (config,) = props["DomainNameConfigurations"]
+    assert config["CertificateArn"].endswith("certificate/abc-123")
+    (mapping,) = synth_prod.resources("api", "AWS::ApiGatewayV2::ApiMapping").values()
+    assert mapping["Properties"]["DomainName"] == {"Ref": domain_id}
