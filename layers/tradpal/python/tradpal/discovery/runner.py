@@ -117,9 +117,16 @@ def _start(request: Mapping[str, Any], checkpoint: Path | None) -> dict:
 
 
 def _pool(workers: int) -> Executor:
-    # fork: workers start at once with the modules (and any frame) already loaded.
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    # forkserver: workers fork from a clean single-threaded server, never from this
+    # process, whose threads (a progress bar, a test's moto server) could hold locks that a
+    # forked child would inherit locked. The server imports the evaluation code once, so
+    # workers start with it loaded.
+    if sys.platform.startswith("linux"):
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["tradpal.discovery.evaluate"])
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=context)
 
 
 def _map(pool: Executor | None, items: Iterable[dict]) -> list[dict]:
