@@ -22,6 +22,7 @@ import sys
 import time
 
 import numpy as np
+from timing import best
 
 N_BIG = 1_000_000
 REPEAT = 7
@@ -83,15 +84,6 @@ MEMORY = (
 )
 
 
-def best(fn, repeat: int = REPEAT) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def wall(code: str) -> float:
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
@@ -149,7 +141,8 @@ def speed() -> dict[str, float]:
     theirs()  # numba compile
     ours_full()
     trades = ours_sim().num_trades
-    t_sim, t_full, t_vbt = best(ours_sim), best(ours_full), best(theirs)
+    timed = best({"sim": ours_sim, "full": ours_full, "vbt": theirs}, REPEAT)
+    t_sim, t_full, t_vbt = timed["sim"], timed["full"], timed["vbt"]
     print(f"1,000,000-bar backtest, best of {REPEAT} ({trades} trades)")
     print(f"  {'tradpal simulate':<32}{t_sim * 1e3:>9.1f} ms  ratio {t_sim / t_vbt:.2f}")
     label = "tradpal run_backtest (+metrics)"

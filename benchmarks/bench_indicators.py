@@ -9,10 +9,8 @@ Run: .venv/bin/python benchmarks/bench_indicators.py
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import numpy as np
+from timing import best
 
 N_SET = 1_000_000
 N_MANY = 10_000
@@ -27,17 +25,6 @@ def ohlcv(n: int, seed: int = 42) -> tuple[np.ndarray, ...]:
     lo = c * (1 - np.abs(rng.normal(0.0, 0.004, n)))
     v = rng.gamma(2.0, 500.0, n)
     return h, lo, c, v
-
-
-def best(fns: dict[str, Callable[[], object]], repeats: int = REPEATS) -> dict[str, float]:
-    """Best wall time (s) of each function, the functions interleaved in each round."""
-    times = {k: float("inf") for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k] = min(times[k], time.perf_counter() - t0)
-    return times
 
 
 def main() -> dict[str, float]:
@@ -75,7 +62,7 @@ def main() -> dict[str, float]:
         upper, middle, lower = talib.BBANDS(c, 20, 2.0, 2.0, 0)
         return (upper - lower) / middle, (c - lower) / (upper - lower)
 
-    t = best({"tradpal": tradpal_set, "talib": talib_set})
+    t = best({"tradpal": tradpal_set, "talib": talib_set}, REPEATS)
     # the share of the TA-Lib side spent deriving bandwidth and %B with numpy
     d = best({"bands": talib_bands_only, "derived": talib_derived}, repeats=3)
     t_core = t["talib"] - (d["derived"] - d["bands"])
@@ -111,7 +98,7 @@ def main() -> dict[str, float]:
     print(f"\nMany periods ({len(ps)} periods, {N_MANY:,} bars, best of {REPEATS})")
     print(f"  {'indicator':<10}{'many (ms)':>11}{'loop (ms)':>11}{'speedup':>9}")
     for name, (many, loop) in cases.items():
-        tm = best({"many": many, "loop": loop})
+        tm = best({"many": many, "loop": loop}, REPEATS)
         figures[f"many_{name}_ms"] = tm["many"] * 1e3
         figures[f"loop_{name}_ms"] = tm["loop"] * 1e3
         figures[f"many_{name}_speedup"] = tm["loop"] / tm["many"]

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from timing import best
 
 REPEATS = 5
 DAYS = 745  # ends mid-month: an append rewrites a half-full month file
@@ -40,16 +40,6 @@ def frame(start: str, n: int, seed: int = 42) -> pd.DataFrame:
     return make_ohlcv(
         t, o, h, lo, c, rng.gamma(2.0, 5.0, n), meta=MarketMeta("BTC/USDT", "1m", "bench")
     )
-
-
-def best(fns: dict[str, Callable[[], object]], repeats: int = REPEATS) -> dict[str, float]:
-    times = {k: float("inf") for k in fns}
-    for _ in range(repeats):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[k] = min(times[k], time.perf_counter() - t0)
-    return times
 
 
 def main() -> dict[str, float]:
@@ -77,7 +67,8 @@ def main() -> dict[str, float]:
             {
                 "store": lambda: store.write(day),
                 "single_file": single_append,
-            }
+            },
+            REPEATS,
         )
         reset_single()
         t_day = best(
@@ -86,13 +77,15 @@ def main() -> dict[str, float]:
                 "single_file": lambda: pq.read_table(
                     single, filters=[("time", ">=", lo), ("time", "<", hi)]
                 ).to_pandas(),
-            }
+            },
+            REPEATS,
         )
         t_all = best(
             {
                 "store": lambda: store.read("BTC/USDT", "1m"),
                 "single_file": lambda: store_read(single),
-            }
+            },
+            REPEATS,
         )
     figures = {
         "bars": float(len(history)),
