@@ -29,6 +29,6 @@ $(STAMP): pyproject.toml setup.py $(wildcard package-lock.json) \
 		{ echo "TradPal needs Python 3.11 or newer as '$(PYTHON)'"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[local,test]'
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
 	touch $(STAMP)

@@ -241,8 +241,14 @@ def load_settings(**overrides: Any) -> Settings:
 
 def _reject_unknown_env(environ: Mapping[str, str]) -> None:
     """A misspelt TRADPAL_ variable is an error: it would otherwise be ignored silently."""
+    from tradpal.platform.environment import PLATFORM_ENV_VARS
+
     known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields}
-    unknown = sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+    # The stacks set these on every function; they name resources, not settings.
+    platform = set(PLATFORM_ENV_VARS)
+    unknown = sorted(
+        k for k in environ if k.startswith(ENV_PREFIX) and k not in known and k not in platform
+    )
     if unknown:
         guesses = [difflib.get_close_matches(k, known, n=1) for k in unknown]
         parts = [

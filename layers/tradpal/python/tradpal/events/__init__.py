@@ -1,0 +1,23 @@
+"""Domain events: versioned schemas and the one publisher every function uses."""
+
+from tradpal.events.publisher import EventPublisher, PublishError, event_source
+from tradpal.events.schemas import (
+    DETAIL_MODELS,
+    CandleRecord,
+    EventSchemaError,
+    parse_candle,
+    parse_event,
+    validate_detail,
+)
+
+__all__ = [
+    "DETAIL_MODELS",
+    "CandleRecord",
+    "EventPublisher",
+    "EventSchemaError",
+    "PublishError",
+    "event_source",
+    "parse_candle",
+    "parse_event",
+    "validate_detail",
+]

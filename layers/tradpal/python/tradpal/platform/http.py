@@ -1,0 +1,180 @@
+"""The HTTP side of every capability: one resolver factory and one error shape.
+
+Every capability's handler builds its app with :func:`make_app` and adds its routes from a
+Powertools ``Router``; the OpenAPI document is built from the same routers
+(:mod:`tradpal.platform.openapi`). Every error leaves as
+
+``{"error": {"code": "<snake_case>", "message": "<what is wrong>", "details": <list|dict|null>}}``
+
+with the status that says who must act: 400 a request the library refuses (a
+:class:`~tradpal.errors.TradPalError`, with its hint), 404 no such route or resource, 409 an
+idempotency key reused with a different request (or while the first is still running), 422 a
+body or query that fails validation (``details`` names each failing field), 500 our fault
+(logged with the request id; never a traceback in the body).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from pydantic import BaseModel, Field
+
+from tradpal.errors import TradPalError
+from tradpal.serialize import dumps
+
+log = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """The error object: a stable ``code``, a human ``message`` and optional ``details``."""
+
+    code: str = Field(description="machine-readable, snake_case (validation_error, not_found...)")
+    message: str = Field(description="what is wrong and, where possible, how to fix it")
+    details: list[dict[str, Any]] | dict[str, Any] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every non-2xx response of the API."""
+
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """Raise from a route to answer ``status`` with the error shape."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def error_body(
+    code: str, message: str, details: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The JSON error shape as a dict."""
+    if details is not None and not isinstance(details, Mapping):
+        details = [dict(d) for d in details]
+    elif details is not None:
+        details = dict(details)
+    return {"error": {"code": code, "message": message, "details": details}}
+
+
+def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response; ``body`` goes through :func:`tradpal.serialize.dumps` (strict JSON:
+    NaN and infinities become null, timestamps ISO 8601)."""
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=dumps(body, indent=None),
+        headers=dict(headers or {}),
+    )
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    """An error in the one shape."""
+    return json_response(status, error_body(code, message, details))
+
+
+def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """pydantic/Powertools validation errors as ``[{"field": "body.strategy", "message"}]``."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        out.append(
+            {
+                "field": ".".join(loc) or "body",
+                "message": str(err.get("msg", "invalid")),
+                "type": str(err.get("type", "value_error")),
+            }
+        )
+    return out
+
+
+def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
+    """A Powertools HTTP API resolver with validation and the error shape installed."""
+    from aws_lambda_powertools.event_handler import CORSConfig
+
+    cors = (
+        CORSConfig(allow_origin=cors_origins[0], extra_origins=list(cors_origins[1:]))
+        if (cors_origins)
+        else None
+    )
+    app = APIGatewayHttpResolver(enable_validation=True, cors=cors)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        details = validation_details(exc.errors())
+        fields = ", ".join(d["field"] for d in details)
+        return error_response(422, "validation_error", f"invalid request: {fields}", details)
+
+    @app.exception_handler(ApiError)
+    def _api(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(TradPalError)
+    def _refused(exc: TradPalError) -> Response:
+        details = {"hint": exc.hint} if getattr(exc, "hint", None) else None
+        return error_response(400, "bad_request", exc.message, details)
+
+    @app.exception_handler(IdempotencyValidationError)
+    def _conflict(exc: Exception) -> Response:
+        return error_response(
+            409,
+            "idempotency_conflict",
+            "this Idempotency-Key was used with a different request",
+            {"hint": "use a new key for a new request, or repeat the first request exactly"},
+        )
+
+    @app.exception_handler(IdempotencyAlreadyInProgressError)
+    def _in_progress(exc: Exception) -> Response:
+        return error_response(
+            409,
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still being processed",
+            {"hint": "retry after a moment to get its result"},
+        )
+
+    @app.not_found
+    def _not_found(exc: NotFoundError) -> Response:
+        return error_response(
+            404,
+            "not_found",
+            f"no route {app.current_event.request_context.http.method} "
+            f"{app.current_event.raw_path}",
+            None,
+        )
+
+    @app.exception_handler(Exception)
+    def _internal(exc: Exception) -> Response:
+        request_id = app.current_event.request_context.request_id
+        log.exception("unhandled error in request %s", request_id)
+        return error_response(
+            500,
+            "internal_error",
+            f"the server failed on this request (request id {request_id})",
+            {"request_id": request_id},
+        )
+
+    return app
+
+
+def not_found(what: str, hint: str | None = None) -> ApiError:
+    """An :class:`ApiError` for a missing resource (``raise not_found("backtest run x")``)."""
+    return ApiError(
+        int(HTTPStatus.NOT_FOUND), "not_found", f"no {what}", {"hint": hint} if hint else None
+    )
