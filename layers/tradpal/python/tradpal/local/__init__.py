@@ -1,0 +1,1 @@
+"""The local platform: what AWS does around the functions, run on a laptop next to moto."""
