@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     )
     log_level: str = "INFO"
     seed: int = Field(default=42, ge=0, description="seed for synthetic data and searches")
+    source_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="constructor options per source spec, e.g. "
+        '{"ccxt:binance": {"config": {"urls": ...}}} (a JSON object in the environment)',
+    )
+    watchlist: list[str] | None = Field(
+        default=None,
+        description='datasets the scheduled ingest keeps up to date, as "SYMBOL@TIMEFRAME" '
+        '(["BTC/USDT@1h"]); default: the symbol at the timeframe',
+    )
+    signal_strategies: list[str] = Field(
+        default_factory=lambda: ["ema_crossover"],
+        description="strategies the signals function runs on every new candle of the stream",
+    )
     config: Path | None = Field(default=None, description="the settings file (TRADPAL_CONFIG)")
 
     @field_validator("timeframe")
@@ -133,6 +147,36 @@ class Settings(BaseSettings):
                 raise ValueError(str(exc)) from None
         return v
 
+    @field_validator("source_options")
+    @classmethod
+    def _options_for_known_sources(cls, v: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        cls._known_sources(list(v))
+        return v
+
+    @field_validator("watchlist")
+    @classmethod
+    def _valid_watchlist(cls, v: list[str] | None) -> list[str] | None:
+        for item in v or ():
+            symbol, sep, timeframe = str(item).rpartition("@")
+            if not sep or not symbol.strip() or timeframe not in TIMEFRAMES:
+                raise ValueError(
+                    f"watchlist entry {item!r} is not SYMBOL@TIMEFRAME "
+                    f"(e.g. BTC/USDT@1h; timeframes: {', '.join(TIMEFRAMES)})"
+                )
+        return v
+
+    @field_validator("signal_strategies")
+    @classmethod
+    def _known_strategies(cls, v: list[str]) -> list[str]:
+        from tradpal.strategies import get_strategy  # lazy: pandas, only when validating
+
+        for name in v:
+            try:
+                get_strategy(name)
+            except TradPalError as exc:
+                raise ValueError(f"{exc.message} ({exc.hint})") from None
+        return v
+
     @model_validator(mode="after")
     def _resolve_profile_defaults(self) -> Settings:
         heavy = self.profile is Profile.HEAVY
@@ -142,7 +186,15 @@ class Settings(BaseSettings):
             object.__setattr__(self, "multi_timeframe_enabled", heavy)
         if self.indicators is None:
             object.__setattr__(self, "indicators", list(PROFILE_INDICATORS[self.profile]))
+        if self.watchlist is None:
+            object.__setattr__(self, "watchlist", [f"{self.symbol}@{self.timeframe}"])
         return self
+
+    @property
+    def watched_datasets(self) -> tuple[tuple[str, str], ...]:
+        """The watchlist as ``(symbol, timeframe)`` pairs, in order, without repeats."""
+        pairs = (tuple(item.rpartition("@")[::2]) for item in self.watchlist or ())
+        return tuple(dict.fromkeys((s.strip(), tf) for s, tf in pairs))
 
     @property
     def indicator_set(self) -> tuple[IndicatorSpec, ...]:
