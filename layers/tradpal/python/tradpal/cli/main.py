@@ -60,6 +60,7 @@ def _register() -> None:
         discover_cmd,
         indicators_cmd,
         settings_cmd,
+        token_cmd,
         walkforward_cmd,
     )
 
@@ -71,6 +72,7 @@ def _register() -> None:
     app.command("demo")(demo_cmd.demo)
     app.command("indicators")(indicators_cmd.indicators)
     app.command("config")(settings_cmd.show_config)
+    app.command("token")(token_cmd.token)
 
 
 _register()
