@@ -23,6 +23,12 @@ _POSITIONS = {
 }
 
 
+def _sources(source: str) -> list[str]:
+    """Every publisher under ``source`` (``tradpal.<capability>``): the prefix match of
+    :func:`tradpal.platform.catalog.source_pattern`, in CDK's form."""
+    return events.Match.prefix(f"{source}.")
+
+
 class EventsStack(cdk.Stack):
     """Delivery of domain events, schedules and the market stream to the functions."""
 
@@ -41,7 +47,7 @@ class EventsStack(cdk.Stack):
         self.archive = self.bus.archive(
             "Archive",
             description="Every tradpal domain event, for replay",
-            event_pattern=events.EventPattern(source=[EVENT_SOURCE]),
+            event_pattern=events.EventPattern(source=_sources(EVENT_SOURCE)),
             retention=config.archive_retention,
         )
         self.streams = {
@@ -79,7 +85,7 @@ class EventsStack(cdk.Stack):
                     event_bus=self.bus,
                     description=f"{', '.join(rule.detail_types)} to {cap.name}",
                     event_pattern=events.EventPattern(
-                        source=[rule.source], detail_type=list(rule.detail_types)
+                        source=_sources(rule.source), detail_type=list(rule.detail_types)
                     ),
                     targets=[self._target(fn)],
                 )

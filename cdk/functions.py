@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -50,7 +51,7 @@ ACCESS: dict[str, frozenset[str]] = {
         | {"sfn:discovery"}
     ),
     "discovery_evaluate": frozenset({"market_data:r", "catalog:r", "results:rw"}),
-    "notifier": frozenset({"idempotency:rw", "runs:r"}),
+    "notifier": frozenset({"idempotency:rw", "runs:r", "secret:notifier"}),
 }
 
 _STREAM_WRITE = ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"]
@@ -173,6 +174,7 @@ class FunctionsStack(cdk.Stack):
             compatible_architectures=[lambda_.Architecture.X86_64],
             description="The tradpal library and its runtime dependencies",
         )
+        self.notifier_secret = self._notifier_secret()
         self.functions: dict[str, lambda_.Function] = {}
         self.async_dlqs: dict[str, sqs.Queue] = {}
         self.stream_dlqs: dict[str, sqs.Queue] = {}
@@ -194,6 +196,31 @@ class FunctionsStack(cdk.Stack):
         acknowledge(queue, "SQS3", "This queue is itself a dead-letter queue.")
         return queue
 
+    def _notifier_secret(self) -> secretsmanager.Secret:
+        """The notifier's channels (webhook URLs embed tokens, so they are secrets). Created
+        with no channels and a generated signing key; the user adds channels with
+        ``aws secretsmanager put-secret-value`` (README)."""
+        secret = secretsmanager.Secret(
+            self,
+            "NotifierSecret",
+            secret_name=f"{self.config.prefix}/notifier",
+            description="TradPal notification channels: {webhooks: [{url, secret, events}]}",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template='{"webhooks": []}',
+                generate_string_key="signing_key",
+                exclude_punctuation=True,
+                password_length=48,
+            ),
+            removal_policy=self.config.removal_policy,
+        )
+        acknowledge(
+            secret,
+            "SMG4",
+            "Webhook URLs and bot tokens are issued by the receiving services and rotated "
+            "there; there is no rotation Lambda that could rotate them here.",
+        )
+        return secret
+
     def _environment(self, cap: Capability) -> dict[str, str]:
         env = {
             "POWERTOOLS_SERVICE_NAME": cap.name,
@@ -211,6 +238,8 @@ class FunctionsStack(cdk.Stack):
         for machine, arn in self.shared.state_machine_arns.items():
             if f"sfn:{machine}" in ACCESS.get(cap.name, ()):
                 env[f"TRADPAL_{machine.upper()}_STATE_MACHINE_ARN"] = arn
+        if "secret:notifier" in ACCESS.get(cap.name, ()):
+            env["TRADPAL_NOTIFIER_SECRET"] = self.notifier_secret.secret_name
         env.update(cap.environment)
         return env
 
@@ -328,6 +357,8 @@ class FunctionsStack(cdk.Stack):
                     )
             elif what == "sfn":
                 self._grant_state_machine(fn, mode)
+            elif what == "secret":
+                self.notifier_secret.grant_read(fn)
             else:  # pragma: no cover - ACCESS is a literal above
                 raise ValueError(f"unknown access {item!r}")
 

@@ -51,7 +51,7 @@ KERNEL_GLIBC_MAX = (2, 17)  # manylinux2014: loads on every Lambda runtime
 LAYER_GLIBC_MAX = (2, 34)  # Amazon Linux 2023, under the python3.12 runtime
 
 # Already in the Lambda runtime; a second copy would only add size.
-RUNTIME_PROVIDED = frozenset({"boto3", "botocore"})
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer"})
 # The layer comes first on sys.path, so what it ships shadows the runtime's own packages:
 # botocore (runtime) needs python-dateutil < 3.
 CONSTRAINTS = ("python-dateutil>=2.1,<3",)
@@ -189,8 +189,27 @@ def install_dependencies(requirements: Sequence[str], target: Path, cache: Path)
     )
 
 
+def drop_runtime_provided(site: Path) -> None:
+    """Remove the distributions the runtime provides that came in as dependencies of others
+    (aws-xray-sdk pulls botocore: 30 MB the runtime already has)."""
+    from importlib.metadata import distributions
+
+    for dist in list(distributions(path=[str(site)])):
+        name = dist.metadata["Name"]
+        if _dist_name(name) not in RUNTIME_PROVIDED:
+            continue
+        files = [Path(dist.locate_file(f)) for f in dist.files or ()]
+        for path in files:
+            if path.is_file():
+                path.unlink()
+        for path in sorted(site.glob(f"{name.replace('-', '_')}*"), reverse=True):
+            if path.is_dir():
+                shutil.rmtree(path)
+
+
 def prune(site: Path) -> None:
     """Remove what the light layer leaves out, test suites and bytecode."""
+    drop_runtime_provided(site)
     for pattern in LIGHT_OMIT_PATHS:
         for path in site.glob(pattern):
             shutil.rmtree(path) if path.is_dir() else path.unlink()

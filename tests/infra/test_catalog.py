@@ -52,10 +52,10 @@ def test_design_capabilities_and_handlers():
         assert cap.to_dict()["handler"] == cap.handler
 
 
-def test_only_health_is_public_and_every_other_route_is_scoped():
+def test_only_health_and_the_api_document_are_public_and_every_other_route_is_scoped():
     routes = CATALOG.routes()
     public = [key for key, (_, route) in routes.items() if route.public]
-    assert public == ["GET /v1/health"]
+    assert public == ["GET /v1/health", "GET /v1/openapi"]
     for key, (_, route) in routes.items():
         if not route.public:
             assert route.scopes and set(route.scopes) <= set(SCOPES), key
@@ -85,7 +85,7 @@ def test_notifier_consumes_the_design_events_and_data_ingests_hourly():
     (schedule,) = CATALOG.get("data").schedules
     assert schedule.expression == "rate(1 hour)"
     assert CATALOG.get("notifier").consumes[0].pattern() == {
-        "source": ["tradpal"],
+        "source": [{"prefix": "tradpal."}],
         "detail-type": ["trading_signal", "risk_alert", "order_executed", "backtest_complete"],
     }
 

@@ -30,7 +30,7 @@ def test_bus_and_archive_of_every_tradpal_event(synth_dev):
     template = synth_dev.template("events")
     template.has_resource_properties("AWS::Events::EventBus", {"Name": "tradpal-dev"})
     (archive,) = synth_dev.resources("events", "AWS::Events::Archive").values()
-    assert archive["Properties"]["EventPattern"] == {"source": ["tradpal"]}
+    assert archive["Properties"]["EventPattern"] == {"source": [{"prefix": "tradpal."}]}
     assert archive["Properties"]["RetentionDays"] == 30
 
 

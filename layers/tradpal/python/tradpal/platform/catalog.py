@@ -14,7 +14,9 @@ Conventions:
 - Throttling is per route: ``rate`` in requests per second (steady state), ``burst`` in
   requests (token bucket size).
 - Event rules match EventBridge ``source`` and ``detail-type``; detail types are the domain
-  event types in :data:`EVENT_TYPES`.
+  event types in :data:`EVENT_TYPES`. Events are published with source
+  ``tradpal.<capability>`` (who published it), so rules match the source *prefix*
+  ``tradpal.`` (:data:`EVENT_SOURCE` plus a dot).
 - State-machine tasks are named ``<machine>.<task>`` (``backtest.run``); each task is provided
   by exactly one capability, whose handler receives ``{"task": "<task>", ...}``. Recording
   failures and publishing results are direct service integrations in the state machines, not
@@ -53,6 +55,13 @@ EVENT_TYPES: tuple[str, ...] = (
 # Kinesis streams of the platform, by logical name; the stacks name the real stream.
 STREAMS: tuple[str, ...] = ("market_data",)
 STATE_MACHINES: tuple[str, ...] = ("backtest", "discovery")
+
+
+def source_pattern(source: str = EVENT_SOURCE) -> list[dict[str, str]]:
+    """The EventBridge ``source`` filter for every publisher under ``source``
+    (``tradpal.backtests``, ``tradpal.data``...): a prefix match on ``<source>.``."""
+    return [{"prefix": f"{source}."}]
+
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 _PATH = re.compile(r"^/v1(/([a-z][a-z0-9_-]*|\{[a-z][a-z0-9_]*\}))+$")
@@ -134,9 +143,10 @@ class EventRule:
                 f"use event types from {EVENT_TYPES}",
             )
 
-    def pattern(self) -> dict[str, list[str]]:
-        """The EventBridge event pattern (``source`` and ``detail-type``)."""
-        return {"source": [self.source], "detail-type": list(self.detail_types)}
+    def pattern(self) -> dict[str, list[Any]]:
+        """The EventBridge event pattern: ``source`` starting with ``<source>.`` and the
+        ``detail-type``."""
+        return {"source": source_pattern(self.source), "detail-type": list(self.detail_types)}
 
 
 @dataclass(frozen=True)
@@ -348,7 +358,11 @@ CATALOG = Catalog(
         Capability(
             name="health",
             description="Liveness and version, for load balancers and uptime checks",
-            routes=(Route("GET", "/v1/health", scopes=(), throttle=_READ, public=True),),
+            routes=(
+                Route("GET", "/v1/health", scopes=(), throttle=_READ, public=True),
+                # The OpenAPI document of the whole API (functions/health/openapi.json).
+                Route("GET", "/v1/openapi", scopes=(), throttle=_READ, public=True),
+            ),
             memory_mb=256,
             timeout_s=5,
         ),
