@@ -1,0 +1,166 @@
+"""Candles in API requests: the posted-candle model, its checks, and stored ranges.
+
+The indicators and signals functions both take either candles in the body or a range of the
+market data store. Posted candles pass the OHLCV contract and the quality rules
+(:mod:`tradpal.data.quality`) before anything is computed on them; a failing rule answers 422
+naming the rows (``body.candles.<row>``) and the rule, so a client can fix its data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from tradpal.errors import DataContractError
+from tradpal.platform.http import ApiError
+from tradpal.timeframes import TIMEFRAMES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tradpal.data.quality import QualityReport
+
+TimeframeName = Literal[tuple(TIMEFRAMES)]  # type: ignore[valid-type]
+"""A canonical timeframe name (an enum in the OpenAPI document)."""
+
+MAX_CANDLES = 100_000
+"""Most candles one request may post (about 6 MB of JSON, API Gateway's payload limit)."""
+MAX_ROWS_SHOWN = 5
+
+
+class Candle(BaseModel):
+    """One bar: ``time`` is its open time (ISO 8601; naive times are UTC), prices in the quote
+    currency, volume in base units."""
+
+    model_config = ConfigDict(extra="forbid")
+    time: datetime
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class QualitySummary(BaseModel):
+    """The quality report of the candles a result was computed on."""
+
+    rows: int
+    score: float = Field(description="0..100")
+    ok: bool
+    warnings: list[dict[str, Any]] = Field(default_factory=list)
+    repairs: list[str] = Field(default_factory=list)
+
+
+def quality_summary(report: QualityReport) -> QualitySummary:
+    """The report's score, warnings and repairs (error rules have already been refused)."""
+    return QualitySummary(
+        rows=report.rows,
+        score=report.score,
+        ok=report.ok,
+        warnings=[r.to_dict() for r in report.warnings],
+        repairs=list(report.repairs),
+    )
+
+
+def _utc_ns(t: datetime) -> int:
+    t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    # integer arithmetic: no float rounding of microseconds
+    delta = t - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def candles_frame(
+    candles: list[Candle],
+    *,
+    symbol: str,
+    timeframe: str,
+    policy: str = "reject",
+    field: str = "body.candles",
+) -> tuple[pd.DataFrame, QualityReport]:
+    """A contract frame of ``candles`` (in the order given) that passed the quality rules.
+
+    ``policy`` ``"reject"`` answers 422 ``data_quality_error`` when an error rule fails
+    (details: one entry per failing rule with the rows it hit, as ``field.<row>``);
+    ``"repair"`` sorts, de-duplicates and drops invalid rows, and the report lists what
+    changed.
+    """
+    from tradpal.data.contract import MarketMeta, make_ohlcv
+    from tradpal.data.quality import check_quality, enforce_quality
+
+    if not candles:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"invalid request: {field} is empty",
+            [{"field": field, "message": "give at least one candle", "type": "too_short"}],
+        )
+    n = len(candles)
+    t = np.fromiter((_utc_ns(c.time) for c in candles), dtype=np.int64, count=n)
+    values = np.array(
+        [(c.open, c.high, c.low, c.close, c.volume) for c in candles], dtype=np.float64
+    ).reshape(n, 5)
+    meta = MarketMeta(symbol=symbol, timeframe=timeframe, source="request")
+    frame = make_ohlcv(t, *values.T, meta=meta)
+    report = check_quality(frame, timeframe=timeframe)
+    if report.ok:
+        return frame, report
+    if policy == "repair":
+        try:
+            return enforce_quality(frame, "repair", timeframe=timeframe)
+        except DataContractError as exc:  # DataQualityError too: nothing usable was left
+            details = _details(report, t, field)
+            raise ApiError(422, "data_quality_error", exc.message, details) from None
+    rules = ", ".join(f"{r.name} ({r.count})" for r in report.failed)
+    raise ApiError(
+        422,
+        "data_quality_error",
+        f"the candles fail the quality rules: {rules}; fix the rows named in details, or "
+        'post with "policy": "repair" to sort, de-duplicate and drop invalid rows',
+        _details(report, t, field),
+    )
+
+
+def _details(report: QualityReport, t: np.ndarray, field: str) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    out: list[dict[str, Any]] = []
+    for rule in report.failed:
+        rows: list[int] = []
+        for label in rule.first_rows:
+            try:
+                ns = pd.Timestamp(label).value
+            except (TypeError, ValueError):
+                continue
+            hits = np.flatnonzero(t == ns)
+            # a duplicate's later copies are the offending rows
+            rows.extend(hits[1:].tolist() if rule.name == "duplicate_timestamps" else hits[:1])
+        rows = sorted(set(rows))[:MAX_ROWS_SHOWN]
+        fields = [f"{field}.{r}" for r in rows] or [field]
+        for f in fields:
+            out.append({"field": f, "rule": rule.name, "message": rule.message})
+    return out
+
+
+def stored_frame(symbol: str, timeframe: str, start: Any, end: Any) -> pd.DataFrame:
+    """The stored bars of ``symbol`` at ``timeframe`` in ``[start, end)``; 404 when none."""
+    from tradpal.platform.environment import platform_env
+
+    frame = platform_env().market_store().read(symbol, timeframe, start, end)
+    if not len(frame):
+        raise ApiError(
+            404,
+            "not_found",
+            f"no stored {symbol} {timeframe} bars in [{start}, {end})",
+            {"hint": "widen the range, or ingest the data first (POST /v1/data/ingest)"},
+        )
+    return frame
+
+
+def time_text(ts: Any) -> str:
+    """A bar time as ISO 8601 UTC text (``2024-01-01T00:00:00+00:00``)."""
+    import pandas as pd
+
+    return pd.Timestamp(ts).tz_convert("UTC").isoformat()
