@@ -35,11 +35,39 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}/…#{url_fingerprint(url)}"
 
 
+MIN_SECRET_PART = 8
+"""URL parts at least this long (path segments, query values, the password) are treated as
+possible tokens by :func:`scrub`; shorter ones (``api``, ``v1``) are plain words."""
+
+
+def secret_parts(url: str) -> list[str]:
+    """The parts of ``url`` that may be credentials: the password and the path segments and
+    query values of at least :data:`MIN_SECRET_PART` characters, longest first."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    found = {password} if password else set()
+    found.update(seg for seg in parts.path.split("/") if len(seg) >= MIN_SECRET_PART)
+    for pair in parts.query.split("&"):
+        value = pair.partition("=")[2]
+        if len(value) >= MIN_SECRET_PART:
+            found.add(value)
+    return sorted(found, key=len, reverse=True)
+
+
 def scrub(text: str, *secrets: str | None) -> str:
-    """``text`` with every occurrence of each non-empty ``secrets`` string (URLs: replaced by
-    their redacted form; anything else by ``***``)."""
+    """``text`` without ``secrets``: a URL is replaced by its redacted form and its possible
+    tokens (:func:`secret_parts`) by ``***``, so a receiver echoing its token is hidden too;
+    any other non-empty string by ``***``."""
     for secret in secrets:
-        if secret:
-            replacement = redact_url(secret) if "://" in secret else "***"
-            text = text.replace(secret, replacement)
+        if not secret:
+            continue
+        if "://" in secret:
+            text = text.replace(secret, redact_url(secret))
+            for part in secret_parts(secret):
+                text = text.replace(part, "***")
+        else:
+            text = text.replace(secret, "***")
     return text
