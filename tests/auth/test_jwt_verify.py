@@ -4,17 +4,15 @@ authorizer, each refused for the right reason and none accepted by accident."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from fakes.jwt_tokens import b64url, hs256, public_pem, refused_tokens, unsigned
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jwt.algorithms import RSAAlgorithm
 
 from tradpal.auth.issuer import LocalIssuer
 from tradpal.auth.jwt import (
@@ -58,16 +56,6 @@ def _claims(issuer: LocalIssuer, **over) -> dict:
     return {k: v for k, v in claims.items() if v is not None}
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _hs256(header: dict, claims: dict, secret: bytes) -> str:
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
-    sig = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(sig)}"
-
-
 def _refused(token, issuer, *, status=401, match=None, config=None, jwks=None) -> AuthError:
     with pytest.raises(AuthError, match=match) as info:
         keys = issuer.jwks() if jwks is None else jwks
@@ -88,6 +76,13 @@ def test_minted_token_verifies_now(issuer):
     claims = verify_token(issuer.mint(["read"]), issuer.authorizer_config(), issuer.jwks())
     assert claims["scope"] == "read" and claims["sub"] == "local-user"
     assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_every_attack_token_is_refused(issuer, other):
+    for name, token in refused_tokens(issuer, other).items():
+        with pytest.raises(AuthError) as info:
+            verify_token(token, issuer.authorizer_config(), issuer.jwks())
+        assert info.value.status == 401, name
 
 
 def test_expired_and_leeway(issuer):
@@ -140,9 +135,9 @@ def test_client_id_counts_only_without_aud(issuer):
 
 def test_tampered_payload(issuer):
     header, _payload, sig = issuer.sign(_claims(issuer, scope="read")).split(".")
-    payload = _b64(json.dumps(_claims(issuer, scope="admin")).encode())
+    payload = b64url(json.dumps(_claims(issuer, scope="admin")).encode())
     _refused(f"{header}.{payload}.{sig}", issuer, match="signature")
-    _refused(f"{header}.{_b64(b'{}')}.{sig}", issuer, match="signature")
+    _refused(f"{header}.{b64url(b'{}')}.{sig}", issuer, match="signature")
 
 
 def test_token_from_another_key(issuer, other):
@@ -156,23 +151,20 @@ def test_token_from_another_key(issuer, other):
 def test_alg_none_refused(issuer):
     header = {"alg": "none", "kid": issuer.kid, "typ": "JWT"}
     payload = _claims(issuer)
-    unsigned = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}."
+    unsigned = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}."
     _refused(unsigned, issuer, match="algorithm")
     for alg in ("None", "NONE", "RS384", "ES256", "PS256", ""):
-        token = f"{_b64(json.dumps({**header, 'alg': alg}).encode())}.{unsigned.split('.')[1]}.x"
+        token = f"{b64url(json.dumps({**header, 'alg': alg}).encode())}.{unsigned.split('.')[1]}.x"
         _refused(token, issuer, match="algorithm")
 
 
 def test_hs256_signed_with_the_public_key_refused(issuer):
     """The key-confusion attack: HMAC keyed with the public key a verifier might reuse."""
     public_jwk = issuer.jwks()["keys"][0]
-    pem = RSAAlgorithm.from_jwk(public_jwk).public_bytes(
-        encoding=serialization.Encoding.PEM,
-        format=serialization.PublicFormat.SubjectPublicKeyInfo,
-    )
+    pem = public_pem(public_jwk)
     header = {"alg": "HS256", "kid": issuer.kid, "typ": "JWT"}
     for secret in (pem, pem.strip(), json.dumps(public_jwk).encode(), public_jwk["n"].encode()):
-        _refused(_hs256(header, _claims(issuer), secret), issuer, match="algorithm")
+        _refused(hs256(header, _claims(issuer), secret), issuer, match="algorithm")
 
 
 def test_kid_must_name_an_rs256_signing_key(issuer):
@@ -181,9 +173,9 @@ def test_kid_must_name_an_rs256_signing_key(issuer):
         (issuer.directory / "private_key.pem").read_bytes(), password=None
     )
     for header in ({"alg": "RS256"}, {"alg": "RS256", "kid": 7}, {"alg": "RS256", "kid": ""}):
-        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        signing_input = unsigned(header, claims)[:-1]
         sig = key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-        _refused(f"{signing_input}.{_b64(sig)}", issuer, match="no kid")
+        _refused(f"{signing_input}.{b64url(sig)}", issuer, match="no kid")
     jwk = issuer.jwks()["keys"][0]
     token = issuer.sign(claims)
     for bad in ({"use": "enc"}, {"alg": "RS512"}, {"kty": "EC"}, {"n": 5}):
@@ -201,8 +193,8 @@ def test_malformed_tokens(issuer, token):
 
 
 def test_payload_must_be_an_object(issuer):
-    header = _b64(json.dumps({"alg": "RS256", "kid": issuer.kid}).encode())
-    _refused(f"{header}.{_b64(b'[1, 2]')}.{_b64(b'sig')}", issuer)
+    header = b64url(json.dumps({"alg": "RS256", "kid": issuer.kid}).encode())
+    _refused(f"{header}.{b64url(b'[1, 2]')}.{b64url(b'sig')}", issuer)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=_FIXTURE)
@@ -211,7 +203,7 @@ def test_payload_must_be_an_object(issuer):
         st.text(max_size=300),
         st.lists(st.text(alphabet="ABCDEFabcdef0123456789-_=", max_size=60), min_size=3,
                  max_size=3).map(".".join),
-        st.binary(max_size=200).map(lambda b: ".".join(_b64(b[i::3]) for i in range(3))),
+        st.binary(max_size=200).map(lambda b: ".".join(b64url(b[i::3]) for i in range(3))),
     )
 )  # fmt: skip
 def test_garbage_is_never_accepted(issuer, token):
@@ -225,7 +217,7 @@ def test_garbage_is_never_accepted(issuer, token):
 def test_any_bit_flip_in_a_valid_token_is_refused(issuer, position, junk):
     token = issuer.sign(_claims(issuer))
     i = position % len(token)
-    replacement = _b64(junk)[0]
+    replacement = b64url(junk)[0]
     if replacement == token[i]:
         return
     flipped = token[:i] + replacement + token[i + 1 :]

@@ -307,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
         except _Refusal as refusal:
             response = refusal.response
         headers = (*response.headers, *self.gateway.cors_headers(self.headers.get("origin")))
-        self._write(response.status, headers, response.body, request_id)
+        # Logged before the write, so a client that has its response also has its log line.
         _log.info(
             '%s "%s %s" %d %d %.1fms %s',
             self.client_address[0],
@@ -318,6 +318,7 @@ class _Handler(BaseHTTPRequestHandler):
             (time.perf_counter() - started) * 1000,
             request_id,
         )
+        self._write(response.status, headers, response.body, request_id)
 
     def _respond(self, raw_path: str, raw_query: str, request_id: str) -> HttpResponse:
         gw = self.gateway
