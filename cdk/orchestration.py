@@ -6,7 +6,7 @@ to an ``Fn::Join`` (not ``DefinitionSubstitutions``: cfn-lint rejects ``${...}``
 ``Fn::Sub`` with E1029). The deployed definition is the file the moto tests execute
 (tradpal.platform.asl), with the same placeholders filled. Each state machine logs ALL
 events with execution data to its own log group and is traced with X-Ray; its role may invoke
-only its own task functions, put events on the bus, put items in the runs table and (discovery)
+only its own task functions, put events on the bus, update items in the runs table and (discovery)
 read the generation items in the results bucket and run its Distributed Map children.
 """
 
@@ -113,7 +113,7 @@ class Orchestration(Construct):
                 )
             )
             bus.grant_put_events_to(sm)
-            runs_table.grant(sm, "dynamodb:PutItem")
+            runs_table.grant(sm, "dynamodb:UpdateItem")
             self.machines[machine] = sm
             self.log_groups[machine] = group
         self._grant_distributed_map(

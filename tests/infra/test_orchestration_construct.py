@@ -123,7 +123,7 @@ def test_each_role_invokes_only_its_own_tasks(synthesized):
             for st in statements
             for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
         }
-        assert "events:PutEvents" in actions and "dynamodb:PutItem" in actions
+        assert "events:PutEvents" in actions and "dynamodb:UpdateItem" in actions
         assert ("states:StartExecution" in actions) == (machine == "discovery")
 
 

@@ -119,7 +119,7 @@ TASK_PLACEHOLDERS: Mapping[str, Mapping[str, str]] = {
     },
 }
 """Per state machine: each function-ARN placeholder and the catalog task that provides it.
-Recording and publishing use direct integrations (``dynamodb:putItem``,
+Recording and publishing use direct integrations (``dynamodb:updateItem``,
 ``events:putEvents``): no function is invoked for them."""
 
 RESOURCE_PLACEHOLDERS = ("EventBusName", "RunsTableName")
