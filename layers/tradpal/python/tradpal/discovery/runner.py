@@ -185,14 +185,15 @@ def _score_key(entry: Mapping[str, Any]) -> tuple:
     return tuple(-v if v is not None else math.inf for v in entry.get("values") or [None])
 
 
-def finalize(state: Mapping[str, Any]) -> dict:
+def finalize(state: Mapping[str, Any], *, frame: Any = None) -> dict:
     """The finished search's summary added to ``state``: ``evaluated`` (candidates
     evaluated), ``ranked`` (every evaluated candidate, best first by the objectives in
     order, each with its ``is`` and ``oos`` metrics), ``pareto`` (the ids of the
     non-dominated eligible candidates, several objectives only) and, in ``best``, the
     winner's ``deflated_sharpe``: Bailey and Lopez de Prado's probability that its
     search-span Sharpe ratio (per bar) beats the best of ``evaluated`` trials whose
-    Sharpe ratios vary as the evaluated candidates' do."""
+    Sharpe ratios vary as the evaluated candidates' do. ``frame``: the request's data
+    already loaded (else the held-out equity loads it)."""
     from tradpal.discovery.objectives import deflated_sharpe, pareto_front
 
     out = dict(state)
@@ -226,7 +227,7 @@ def finalize(state: Mapping[str, Any]) -> dict:
         # The winner's held-out equity, for the report (the only curve discovery keeps).
         out["best"] = {
             **out["best"],
-            "oos_equity": holdout_equity(state["request"], out["best"]["params"]),
+            "oos_equity": holdout_equity(state["request"], out["best"]["params"], frame=frame),
         }
     return out
 

@@ -1,0 +1,203 @@
+"""A discovery run on the platform: the state machine's tasks over state kept in S3.
+
+The discovery state (:mod:`tradpal.discovery.state`: request, space, history, candidates)
+grows with every generation, so it lives in the results bucket at
+``discovery/<run_id>/state.json`` and the execution carries a *pointer*::
+
+    {"run_id", "bucket", "state_key", "generation", "done", "request",
+     "items_key", "results_prefix"}
+
+* ``plan``: :func:`tradpal.discovery.plan` -> the state and generation 0's candidates
+  (``items_key``, which the Distributed Map's ItemReader reads);
+* ``evaluate`` (the Map worker, capability ``discovery_evaluate``):
+  :func:`tradpal.discovery.evaluate` on one batch -> its results at
+  ``<results_prefix><batch_id>.json``, returns ``{"batch_id", "key"}``;
+* ``reduce``: every batch result of the generation merged by :func:`tradpal.discovery.reduce`
+  -> the next generation's items, or ``done``;
+* ``validate_best``: :func:`tradpal.discovery.runner.finalize` (out-of-sample check, deflated
+  Sharpe, ranking) -> ``discovery/<run_id>/final.json``; the run is marked SUCCEEDED.
+
+The same request gives what :func:`tradpal.discovery.run_discovery` gives, bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tradpal.platform.environment import platform_env
+from tradpal.platform.results import ResultStore
+from tradpal.platform.runs import RunStore
+
+PREFIX = "discovery"
+BEST_FIELDS = ("id", "params", "values", "deflated_sharpe")
+"""What ``backtest_complete`` and the pointer carry of the winner (the rest is in S3)."""
+
+
+def state_key(run_id: str) -> str:
+    return f"{PREFIX}/{run_id}/state.json"
+
+
+def final_key(run_id: str) -> str:
+    return f"{PREFIX}/{run_id}/final.json"
+
+
+def _results() -> ResultStore:
+    return ResultStore(platform_env().require("results_bucket"))
+
+
+def data_frame(data: Mapping[str, Any]) -> Any:
+    """The frame of a discovery's data reference: ``store`` from the platform's market
+    store; other sources as the library loads a batch's data (a sample must pin its end)."""
+    from tradpal.discovery.evaluate import load_batch_frame
+    from tradpal.platform.market_data import load_data
+
+    return load_data(data) if data.get("source") == "store" else load_batch_frame(data)
+
+
+def pointer(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
+    """Store ``state`` (and its pending candidates) and return the pointer to it."""
+    results = _results()
+    g = int(state["generation"])
+    base = f"{PREFIX}/{run_id}"
+    results.put_json(state_key(run_id), state)
+    out = {
+        "run_id": run_id,
+        "bucket": results.bucket,
+        "state_key": state_key(run_id),
+        "generation": g,
+        "done": bool(state["done"]),
+        "request": state["request"],
+        "items_key": f"{base}/g{g}/items.json",
+        "results_prefix": f"{base}/g{g}/results/",
+    }
+    if not state["done"]:
+        results.put_json(out["items_key"], state["candidates"])
+    return out
+
+
+def plan(run_id: str, request: Mapping[str, Any]) -> dict[str, Any]:
+    """Task ``plan``: the validated request's first generation."""
+    from tradpal.discovery import plan as plan_search
+
+    return pointer(run_id, plan_search(request))
+
+
+def evaluate(run_id: str | None, event: Mapping[str, Any]) -> dict[str, Any]:
+    """Task ``evaluate``: one Map batch ``{"Items": [candidates], "BatchInput": {...}}``
+    scored and stored; returns ``{"batch_id", "key"}``."""
+    from tradpal.discovery import evaluate as evaluate_batch
+
+    items, ctx = list(event["Items"]), event["BatchInput"]
+    batch_id = f"{items[0]['id']}+{len(items)}"
+    request = ctx["request"]
+    frame = data_frame(request["data"])
+    batch = {
+        "batch_id": batch_id,
+        "generation": ctx["generation"],
+        "request": request,
+        "candidates": items,
+    }
+    key = f"{ctx['results_prefix']}{batch_id}.json"
+    _results().put_json(key, evaluate_batch(batch, frame=frame))
+    return {"batch_id": batch_id, "key": key}
+
+
+def reduce(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
+    """Task ``reduce``: the generation's batch results merged; the next pointer."""
+    from tradpal.discovery import reduce as reduce_search
+
+    results = _results()
+    stored = results.get_json(state["state_key"])
+    evaluated = [
+        r
+        for key in results.list_keys(state["results_prefix"])
+        for r in results.get_json(key)["results"]
+    ]
+    return pointer(run_id, reduce_search(stored, evaluated))
+
+
+def validate_best(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
+    """Task ``validate_best``: the finished search finalized into ``final.json``; the run
+    is SUCCEEDED with that key; the pointer gets ``best`` (:data:`BEST_FIELDS`)."""
+    from tradpal.discovery.runner import finalize
+
+    results = _results()
+    stored = results.get_json(state["state_key"])
+    frame = data_frame(stored["request"]["data"])
+    final = finalize(stored, frame=frame)
+    key = final_key(run_id)
+    results.put_json(key, final)
+    best = final.get("best")
+    summary = None if best is None else {k: best.get(k) for k in BEST_FIELDS}
+    RunStore(platform_env().require("runs_table")).update(
+        run_id, status="SUCCEEDED", kind="discovery", result_key=key
+    )
+    return {**state, "state_key": key, "best": summary}
+
+
+TOP_RANKED = 10
+"""How many ranked candidates a finished run's view shows (all are in final.json)."""
+
+
+def check_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """``request`` as the library validates it (:func:`tradpal.discovery.validate_request`,
+    the strategy's search space), its data a platform source with ``end`` pinned; a
+    :class:`~tradpal.errors.TradPalError` saying what is wrong otherwise."""
+    from tradpal.discovery import SearchSpace, validate_request
+    from tradpal.platform.backtest_runs import RequestError
+    from tradpal.platform.market_data import PLATFORM_SOURCES, pin_end
+
+    data = dict(request.get("data") or {"source": "store"})
+    data.setdefault("source", "store")
+    if data["source"] not in PLATFORM_SOURCES:
+        raise RequestError(
+            "body.data.source",
+            f"source {data['source']!r} is not available here",
+            f"use one of {', '.join(PLATFORM_SOURCES)}",
+        )
+    if data["source"] == "store" and not data.get("symbol"):
+        raise RequestError(
+            "body.data.symbol", "reading the store needs a symbol", 'e.g. "BTC/USDT"'
+        )
+    checked = validate_request({**request, "data": pin_end(data)})
+    SearchSpace.for_strategy(checked["strategy"], risk=checked["risk"])  # unknown strategy
+    return checked
+
+
+def _view_of_best(best: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    # oos_equity is a curve of every held-out bar: in final.json, not in the view
+    return None if best is None else {k: v for k, v in best.items() if k != "oos_equity"}
+
+
+def progress_view(run_id: str, result_key: str | None = None) -> dict[str, Any]:
+    """``progress`` and ``best`` of a run from its state in S3 and, once finished
+    (``result_key``: final.json), ``result`` (evaluated, pareto, the top ranked)."""
+    results = _results()
+    key = result_key or state_key(run_id)
+    if not results.exists(key):
+        return {"progress": None, "best": None, "result": None}
+    state = results.get_json(key)
+    progress = {
+        "generation": state["generation"],
+        "generations": state["request"]["generations"],
+        "done": state["done"],
+        "summary": state.get("summary") or [],
+    }
+    out = {"progress": progress, "best": _view_of_best(state.get("best")), "result": None}
+    if result_key:
+        out["result"] = {
+            "evaluated": state.get("evaluated"),
+            "pareto": state.get("pareto"),
+            "top": [_view_of_best(e) for e in (state.get("ranked") or [])[:TOP_RANKED]],
+        }
+    return out
+
+
+def result_links(result_key: str) -> dict[str, str]:
+    """The pre-signed URL of a finished run's ``final.json``."""
+    return {"final": _results().presign(result_key)}
+
+
+TASKS = {"plan": plan, "reduce": reduce, "validate_best": validate_best}
+"""The discovery function's tasks by name (``evaluate`` is the Map worker's)."""

@@ -1,0 +1,166 @@
+"""What the backtests and discovery APIs share: the 202 answer of a started run, its models,
+the run or a 404, and the dispatch of state-machine task events to task functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from tradpal.errors import ConfigError
+from tradpal.platform.environment import platform_env
+from tradpal.platform.http import ApiError, ErrorResponse, json_response, not_found
+from tradpal.platform.run_starts import (
+    RunConflictError,
+    idempotent,
+    reconcile,
+    run_id_for,
+    start_run,
+)
+from tradpal.platform.runs import RunRecord, RunStore
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+
+
+class RunAccepted(BaseModel):
+    """202: the run was started (or, for a repeated Idempotency-Key, had been)."""
+
+    run_id: str = Field(description="the run's id (its state machine execution's name)")
+    status: str = Field(description="RUNNING when started")
+    links: dict[str, str] = Field(description='{"self": "/v1/<kind>/<run_id>"}')
+
+
+class RunError(BaseModel):
+    """Why a run failed: the Step Functions error name and its cause."""
+
+    error: str
+    cause: str = ""
+
+
+_ERROR_TEXT = {
+    400: "refused by the library (message and hint say why)",
+    404: "no such run",
+    409: "Idempotency-Key reused with another request",
+    422: "invalid request (details name the fields)",
+}
+
+
+def responses(model: type[BaseModel], status: int = 200, errors: tuple[int, ...] = ()) -> dict:
+    """OpenAPI ``responses=`` of a route: ``model`` at ``status`` and the error shape at
+    each status of ``errors``."""
+
+    def content(m: type[BaseModel]) -> dict[str, Any]:
+        return {"application/json": {"model": m}}
+
+    out: dict[int, Any] = {status: {"description": model.__doc__ or "", "content": content(model)}}
+    for code in errors:
+        out[code] = {"description": _ERROR_TEXT[code], "content": content(ErrorResponse)}
+    return out
+
+
+def checked(check: Callable[[Mapping[str, Any]], dict[str, Any]], body: Mapping) -> dict:
+    """``check(body)``; a field the library refuses answers 400 naming it (``details``:
+    ``[{"field", "message", "hint"}]``), other library errors 400 with their hint."""
+    from tradpal.platform.backtest_runs import RequestError
+
+    try:
+        return check(body)
+    except RequestError as exc:
+        raise ApiError(400, "bad_request", exc.message, exc.details()) from None
+
+
+def idempotency_key(headers: Mapping[str, str] | None) -> str | None:
+    """The request's Idempotency-Key (header names are case-insensitive), or None."""
+    for name, value in (headers or {}).items():
+        if name.lower() == IDEMPOTENCY_HEADER.lower():
+            if not value or len(value) > MAX_KEY_LENGTH:
+                raise ApiError(
+                    400,
+                    "bad_request",
+                    f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_KEY_LENGTH} characters",
+                    [{"field": f"header.{IDEMPOTENCY_HEADER}", "message": "invalid length"}],
+                )
+            return value
+    return None
+
+
+def start(
+    kind: str,
+    machine: str,
+    path: str,
+    key: str | None,
+    body: Mapping[str, Any],
+    request: Mapping[str, Any],
+) -> Any:
+    """Start run ``kind`` on ``machine`` once per Idempotency-Key and answer 202 with the
+    run id and a Location header. ``body`` is the request as posted (what a repeated key
+    must match); ``request`` is the checked request the execution gets."""
+
+    def start_once() -> dict[str, Any]:
+        run_id = run_id_for(kind, key)
+        try:
+            record = start_run(kind, machine, run_id, request)
+        except RunConflictError as exc:
+            raise ApiError(409, "idempotency_conflict", exc.message, {"hint": exc.hint}) from None
+        return RunAccepted(
+            run_id=record.run_id, status=record.status, links={"self": f"{path}/{run_id}"}
+        ).model_dump()
+
+    answer = idempotent(kind, key, body, start_once)
+    return json_response(202, answer, {"Location": answer["links"]["self"]})
+
+
+def runs() -> RunStore:
+    return RunStore(platform_env().require("runs_table"))
+
+
+def get_run(kind: str, run_id: str) -> RunRecord:
+    """The run ``run_id`` of ``kind``, reconciled with its execution; 404 when unknown."""
+    record = runs().get(run_id)
+    if record is None or record.kind != kind:
+        raise not_found(f"{kind} run {run_id!r}", f"list the runs with GET /v1/{kind}s")
+    return reconcile(record)
+
+
+def run_fields(record: RunRecord, path: str) -> dict[str, Any]:
+    """The fields every run view has: id, status, times, request, error, links."""
+    out: dict[str, Any] = {
+        "run_id": record.run_id,
+        "kind": record.kind,
+        "status": record.status,
+        "created_at": record.created_at or None,
+        "updated_at": record.updated_at or None,
+        "request": record.request,
+        "error": None,
+        "links": {"self": f"{path}/{record.run_id}"},
+    }
+    if record.status in ("FAILED", "ABORTED"):
+        out["error"] = {"error": record.error, "cause": record.cause}
+    return out
+
+
+Task = Callable[[str, Any], Any]
+
+
+def dispatch_task(tasks: Mapping[str, Task], event: Mapping[str, Any]) -> Any:
+    """Run the task a state machine's Lambda payload names: ``{"task", "run_id", "state"}``
+    calls ``tasks[task](run_id, state)``; a Map batch ``{"Items", "BatchInput": {"task",
+    ...}}`` calls ``tasks[task](run_id, event)``."""
+    batch = event.get("BatchInput")
+    name = batch.get("task") if isinstance(batch, Mapping) else event.get("task")
+    task = tasks.get(name) if isinstance(name, str) else None
+    if task is None:
+        raise ConfigError(
+            f"this function has no state-machine task {name!r}",
+            hint=f"its tasks: {', '.join(sorted(tasks))}; check the state machine's Payload",
+        )
+    if isinstance(batch, Mapping):
+        return task(batch.get("run_id"), event)
+    return task(event.get("run_id"), event.get("state"))
+
+
+def is_task_event(event: Any) -> bool:
+    """Whether ``event`` is a state machine's task payload (not an API request)."""
+    return isinstance(event, Mapping) and ("task" in event or "BatchInput" in event)

@@ -1,0 +1,129 @@
+"""Starting a backtest or discovery run: the run id, the RUNNING record, the execution, and
+the same answer for a repeated ``Idempotency-Key``.
+
+The run id is the Step Functions execution name. With an ``Idempotency-Key`` it is derived
+from the key (:func:`run_id_for`), so even past the idempotency record's expiry a repeat
+cannot start a second execution: Step Functions refuses a second execution of that name.
+The RUNNING item is written *before* the execution starts: a fast execution's tasks update
+the item to SUCCEEDED, and a later whole-item write would wipe that.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tradpal.errors import TradPalError
+from tradpal.platform.clients import client
+from tradpal.platform.environment import platform_env
+from tradpal.platform.runs import RunRecord, RunStore, now_iso
+
+_KEY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d55-9a3e-3b1f9b0a7c21")
+IDEMPOTENCY_TTL_S = 24 * 3600
+"""How long a repeated Idempotency-Key gets the first answer back (the usual 24 hours)."""
+
+# Execution states that ended without the run item saying so (the Catch never ran).
+_ENDED = {"FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "ABORTED"}
+
+
+class RunConflictError(TradPalError):
+    """A run of that id exists with another request (an Idempotency-Key reused)."""
+
+
+def run_id_for(kind: str, idempotency_key: str | None) -> str:
+    """A fresh uuid, or the uuid5 of ``kind`` and the key: the same key, the same run id."""
+    if idempotency_key is None:
+        return str(uuid.uuid4())
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{kind}:{idempotency_key}"))
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the execution ``name`` of ``state_machine_arn``."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def start_run(kind: str, machine: str, run_id: str, request: Mapping[str, Any]) -> RunRecord:
+    """Write the RUNNING record of ``run_id``, then start ``machine`` with ``request`` as
+    its input and ``run_id`` as its name. If the start fails the record says FAILED."""
+    import json
+
+    arn = platform_env().state_machine_arn(machine)
+    runs = RunStore(platform_env().require("runs_table"))
+    record = RunRecord(
+        run_id=run_id,
+        kind=kind,
+        status="RUNNING",
+        created_at=now_iso(),
+        request=dict(request),
+        execution_arn=execution_arn(arn, run_id),
+    )
+    runs.put(record)
+    sfn = client("stepfunctions")
+    try:
+        sfn.start_execution(stateMachineArn=arn, name=run_id, input=json.dumps(record.request))
+    except sfn.exceptions.ExecutionAlreadyExists:
+        raise RunConflictError(
+            f"run {run_id} already exists with another request",
+            hint="use a new Idempotency-Key for a new request",
+        ) from None
+    except Exception as exc:
+        runs.update(run_id, status="FAILED", error=type(exc).__name__, cause=str(exc))
+        raise
+    return record
+
+
+def idempotent(
+    kind: str, key: str | None, body: Mapping[str, Any], start: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """``start()``'s answer, computed once per ``key``: a repeat with the same ``body`` gets
+    the stored answer without calling ``start``; with another body Powertools raises
+    ``IdempotencyValidationError`` (the API answers 409). No key: just ``start()``."""
+    if key is None:
+        return start()
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(
+        table_name=platform_env().require("idempotency_table"), boto3_client=client("dynamodb")
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="[kind, key]",
+        payload_validation_jmespath="body",
+        expires_after_seconds=IDEMPOTENCY_TTL_S,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="request", persistence_store=persistence, config=config
+    )
+    def start_once(request: dict[str, Any]) -> dict[str, Any]:
+        return start()
+
+    return start_once(request={"kind": kind, "key": key, "body": dict(body)})
+
+
+def reconcile(record: RunRecord) -> RunRecord:
+    """``record``, with the execution's end when it is RUNNING in the table but its execution
+    failed, timed out or was aborted without the state machine recording it."""
+    if record.status != "RUNNING" or not record.execution_arn:
+        return record
+    sfn = client("stepfunctions")
+    try:
+        desc = sfn.describe_execution(executionArn=record.execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return record
+    status = _ENDED.get(desc["status"])
+    if status is None:
+        return record
+    fields = record.to_dict() | {
+        "status": status,
+        "error": desc.get("error") or f"States.{desc['status']}",
+        "cause": desc.get("cause") or f"the execution ended {desc['status']}",
+        "updated_at": (desc.get("stopDate") or "").isoformat()
+        if hasattr(desc.get("stopDate"), "isoformat")
+        else record.updated_at,
+    }
+    return RunRecord(**fields)
