@@ -1,48 +1,32 @@
-"""Both state machines executed under moto, with every Lambda task dispatched in-process
-(tradpal.platform.local_lambda) to callables that do what the issue-6 handlers will do:
-call the library (validate, load the data, backtest_strategy; discovery plan, evaluate,
-reduce, finalize) and keep large data in S3 and DynamoDB, passing pointers through the
-state. Happy path, retry on a transient Lambda error, and the Catch path (the failure is
-recorded in the runs table and published as a FAILED backtest_complete, and the execution
-fails) for each machine; the discovery runs through its Distributed Map over items in S3
-and must find what the library's own loop (run_discovery) finds, bit for bit."""
+"""Both state machines executed under moto (server mode, in this process) with every Lambda
+task running the real handlers (functions.<capability>.handler) through
+tradpal.platform.local_lambda, against the platform's buckets, tables and bus.
+
+Happy path equal to the library bit for bit, retry on a throttled task, and the Catch path
+(the failure is recorded in the runs table, published as a FAILED backtest_complete, and the
+execution fails) for each machine; the discovery runs through its Distributed Map over items
+in S3 and must find what the library's own loop (run_discovery) finds, bit for bit."""
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
-import zipfile
 from types import SimpleNamespace
-from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto import mock_aws
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from tradpal.backtest import BacktestConfig
-from tradpal.backtest.runs import backtest_strategy, config_for
-from tradpal.data.loading import load_ohlcv
-from tradpal.discovery import evaluate, plan, reduce, run_discovery
-from tradpal.discovery.runner import finalize
-from tradpal.errors import TradPalError
-from tradpal.platform.asl import (
-    TASK_PLACEHOLDERS,
-    load_definition_text,
-    local_definition,
-    render_definition,
-)
-from tradpal.platform.local_lambda import LambdaServiceError, LocalLambda
+from tradpal.discovery import run_discovery
+from tradpal.events.schemas import BacktestComplete
+from tradpal.local.machines import function_name
+from tradpal.platform.backtest_runs import backtest, check_request, output_files
+from tradpal.platform.local_lambda import LambdaServiceError
+from tradpal.platform.results import ResultStore
+from tradpal.reports import result_document
 from tradpal.serialize import to_jsonable
-from tradpal.strategies import get_strategy
 
-REGION = "us-east-1"
-BUCKET = "tradpal-results-test"
-TABLE = "tradpal-runs-test"
-BUS = "tradpal"
 DATA = {
     "source": "sample",
     "symbol": "SYN/USD",
@@ -66,124 +50,13 @@ DISCOVERY_REQUEST = {
 TRANSIENT = "TooManyRequestsException"
 
 
-# -- what the Lambda functions do (issue 6 puts this behind functions/<capability>/) --------
-
-
-class Tasks:
-    """Library-backed task callables over moto S3 and DynamoDB."""
-
-    def __init__(self) -> None:
-        self.s3 = boto3.client("s3", region_name=REGION)
-        self.ddb = boto3.client("dynamodb", region_name=REGION)
-
-    def _put(self, key: str, obj: Any) -> None:
-        body = json.dumps(obj, allow_nan=False).encode()
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
-
-    def _get(self, key: str) -> Any:
-        return json.loads(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
-
-    # backtest
-    def validate(self, event: dict, context: Any) -> dict:
-        req = event["request"]
-        get_strategy(req["strategy"])  # raises a TradPalError naming the known strategies
-        BacktestConfig.from_dict(dict(req.get("config") or {}))
-        return {"run_id": event["run_id"], "request": req}
-
-    def ensure_data(self, event: dict, context: Any) -> dict:
-        frame = load_ohlcv(**_data_args(event["request"]["data"]))
-        if frame.empty:
-            raise TradPalError("no bars in the requested range", hint="widen start/end")
-        first, last = frame.index[0].isoformat(), frame.index[-1].isoformat()
-        return {**event, "data": {"bars": len(frame), "first": first, "last": last}}
-
-    def run(self, event: dict, context: Any) -> dict:
-        req = event["request"]
-        frame = load_ohlcv(**_data_args(req["data"]))
-        config = config_for(req["data"]["timeframe"], **(req.get("config") or {}))
-        result = backtest_strategy(frame, req["strategy"], req.get("params"), config).result
-        key = f"backtests/{event['run_id']}/result.json"
-        self._put(key, result.to_dict())
-        metrics = to_jsonable(result.metrics.to_dict())
-        return {**event, "result": {"bucket": BUCKET, "key": key, "metrics": metrics}}
-
-    def store(self, event: dict, context: Any) -> dict:
-        self.ddb.put_item(
-            TableName=TABLE,
-            Item={
-                "run_id": {"S": event["run_id"]},
-                "kind": {"S": "backtest"},
-                "status": {"S": "SUCCEEDED"},
-                "result_key": {"S": event["result"]["key"]},
-            },
-        )
-        return event
-
-    # discovery
-    def _pointer(self, run_id: str, state: dict) -> dict:
-        g = state["generation"]
-        base = f"discovery/{run_id}"
-        self._put(f"{base}/state.json", state)
-        pointer = {
-            "run_id": run_id,
-            "bucket": BUCKET,
-            "state_key": f"{base}/state.json",
-            "generation": g,
-            "done": state["done"],
-            "request": state["request"],
-            "items_key": f"{base}/g{g}/items.json",
-            "results_prefix": f"{base}/g{g}/results/",
-        }
-        if not state["done"]:
-            self._put(pointer["items_key"], state["candidates"])
-        return pointer
-
-    def plan(self, event: dict, context: Any) -> dict:
-        return self._pointer(event["run_id"], plan(event["request"]))
-
-    def evaluate(self, event: dict, context: Any) -> dict:
-        items, ctx = event["Items"], event["BatchInput"]
-        batch_id = f"{items[0]['id']}+{len(items)}"
-        batch = {
-            "batch_id": batch_id,
-            "generation": ctx["generation"],
-            "request": ctx["request"],
-            "candidates": items,
-        }
-        key = f"{ctx['results_prefix']}{batch_id}.json"
-        self._put(key, evaluate(batch))
-        return {"batch_id": batch_id, "key": key}
-
-    def reduce(self, event: dict, context: Any) -> dict:
-        state = self._get(event["state_key"])
-        listed = self.s3.list_objects_v2(Bucket=BUCKET, Prefix=event["results_prefix"])
-        results = [r for o in listed.get("Contents", []) for r in self._get(o["Key"])["results"]]
-        return self._pointer(event["run_id"], reduce(state, results))
-
-    def validate_best(self, event: dict, context: Any) -> dict:
-        final = finalize(self._get(event["state_key"]))
-        key = f"discovery/{event['run_id']}/final.json"
-        self._put(key, final)
-        best = final["best"]
-        summary = {k: best[k] for k in ("id", "params", "values", "deflated_sharpe")}
-        return {**event, "state_key": key, "best": summary}
-
-
-def _data_args(data: dict) -> dict:
-    return {
-        "data": data["source"],
-        **{k: data[k] for k in ("symbol", "timeframe", "start", "end") if k in data},
-    }
-
-
-# -- the moto world -----------------------------------------------------------------------
-
-
 class World(SimpleNamespace):
-    def start(self, machine: str, request: dict) -> str:
+    def start(self, machine: str, request: dict) -> dict:
         name = f"{machine}-{uuid.uuid4().hex[:12]}"  # a unique name: moto's default collides
         arn = self.sfn.start_execution(
-            stateMachineArn=self.machines[machine], name=name, input=json.dumps(request)
+            stateMachineArn=self.env.state_machine_arns[machine],
+            name=name,
+            input=json.dumps(request),
         )["executionArn"]
         for _ in range(2400):  # bounded: a hung execution fails the test, never the suite
             desc = self.sfn.describe_execution(executionArn=arn)
@@ -204,103 +77,48 @@ class World(SimpleNamespace):
                 self.sqs.delete_message(QueueUrl=self.queue, ReceiptHandle=m["ReceiptHandle"])
 
     def run_item(self, run_id: str) -> dict | None:
-        item = self.ddb.get_item(TableName=TABLE, Key={"run_id": {"S": run_id}}).get("Item")
-        return None if item is None else {k: v["S"] for k, v in item.items()}
+        item = self.ddb.get_item(TableName=self.env.runs_table, Key={"run_id": {"S": run_id}}).get(
+            "Item"
+        )
+        return None if item is None else {k: v.get("S", v.get("N")) for k, v in item.items()}
+
+    def calls(self, capability: str, task: str | None = None) -> list:
+        """Invocations of a capability's function (of one task, when given)."""
+        calls = self.local.calls_to(function_name(self.env, capability))
+        if task is None:
+            return calls
+        return [c for c in calls if _task(c.event) == task]
 
 
-# placeholder -> (moto function name, Tasks method), from the same table the construct uses
-FUNCTIONS = {
-    placeholder: (task.replace(".", "-").replace("_", "-"), task.split(".")[1])
-    for tasks in TASK_PLACEHOLDERS.values()
-    for placeholder, task in tasks.items()
-}
-
-
-def _zip() -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("handler.py", "def handler(event, context):\n    return event\n")
-    return buf.getvalue()
+def _task(event: dict) -> str | None:
+    return (event.get("BatchInput") or {}).get("task") or event.get("task")
 
 
 @pytest.fixture
-def world(monkeypatch):
-    for var, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", REGION),
-    ):
-        monkeypatch.setenv(var, value)
-    sleeps: list[float] = []
-    # Retry waits really sleep in moto; record them instead (the backoff is what is checked).
-    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=sleeps.append))
-    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    with mock_aws(config=config):
-        iam = boto3.client("iam", region_name=REGION)
-        role = iam.create_role(RoleName="tradpal-test", AssumeRolePolicyDocument="{}")["Role"]
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        ddb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-        )
-        ev = boto3.client("events", region_name=REGION)
-        ev.create_event_bus(Name=BUS)
-        sqs = boto3.client("sqs", region_name=REGION)
-        queue = sqs.create_queue(QueueName="backtest-complete")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
-        ev.put_rule(
-            Name="complete",
-            EventBusName=BUS,
-            EventPattern=json.dumps({"detail-type": ["backtest_complete"]}),
-        )
-        ev.put_targets(
-            Rule="complete",
-            EventBusName=BUS,
-            Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}],
-        )
-        lam = boto3.client("lambda", region_name=REGION)
-        tasks = Tasks()
-        local = LocalLambda()
-        values: dict[str, Any] = {
-            "EventBusName": BUS,
-            "RunsTableName": TABLE,
-            "EvaluateBatchSize": 2,
-            "MaxConcurrency": 1000,
-        }
-        for placeholder, (name, method) in FUNCTIONS.items():
-            fn = lam.create_function(
-                FunctionName=name,
-                Runtime="python3.12",
-                Role=role["Arn"],
-                Handler="handler.handler",
-                Code={"ZipFile": _zip()},
-            )
-            values[placeholder] = fn["FunctionArn"]
-            local.register(name, getattr(tasks, method))
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        machines = {}
-        for machine in ("backtest", "discovery"):
-            text = local_definition(render_definition(load_definition_text(machine), values))
-            machines[machine] = sfn.create_state_machine(
-                name=machine, definition=text, roleArn=role["Arn"]
-            )["stateMachineArn"]
-        with local.install():
-            yield World(
-                sfn=sfn,
-                sqs=sqs,
-                queue=queue,
-                ddb=ddb,
-                s3=s3,
-                lam=lam,
-                local=local,
-                tasks=tasks,
-                machines=machines,
-                sleeps=sleeps,
-            )
+def world(machines):
+    sqs, ev = machines.client("sqs"), machines.client("events")
+    bus = machines.env.event_bus  # moto's backends are per process: names unique per test
+    queue = sqs.create_queue(QueueName=f"{bus}-complete")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    ev.put_rule(
+        Name="complete",
+        EventBusName=bus,
+        EventPattern=json.dumps({"detail-type": ["backtest_complete"]}),
+    )
+    ev.put_targets(
+        Rule="complete",
+        EventBusName=bus,
+        Targets=[{"Id": "q", "Arn": queue_arn["Attributes"]["QueueArn"]}],
+    )
+    return World(
+        **vars(machines),
+        sfn=machines.client("stepfunctions"),
+        sqs=sqs,
+        queue=queue,
+        ddb=machines.client("dynamodb"),
+        lam=machines.client("lambda"),
+        results=ResultStore(machines.env.results_bucket),
+    )
 
 
 def flaky(handler, failures: int = 1):
@@ -316,32 +134,31 @@ def flaky(handler, failures: int = 1):
     return wrapped
 
 
+def _handler(capability: str):
+    import importlib
+
+    return importlib.import_module(f"functions.{capability}.handler").handler
+
+
 # -- the dispatcher itself ------------------------------------------------------------------
 
 
 def test_direct_invoke_runs_the_handler_and_reports_its_exception_as_a_function_error(world):
-    world.local.register(
-        "backtest-validate", lambda event, ctx: {"got": event, "name": ctx.function_name}
-    )
-    ok = world.lam.invoke(FunctionName="backtest-validate", Payload=json.dumps({"a": 1}))
+    name = function_name(world.env, "backtests")
+    event = {"task": "validate", "run_id": "r1", "state": BACKTEST_REQUEST}
+    ok = world.lam.invoke(FunctionName=name, Payload=json.dumps(event))
     assert "FunctionError" not in ok
-    assert json.load(ok["Payload"]) == {"got": {"a": 1}, "name": "backtest-validate"}
+    assert json.load(ok["Payload"]) == {"run_id": "r1", "request": check_request(BACKTEST_REQUEST)}
 
-    def boom(event, ctx):
-        raise ValueError("bad input")
-
-    world.local.register("backtest-store", boom)
-    bad = world.lam.invoke(FunctionName="backtest-store", Payload=b"{}")
+    bad = world.lam.invoke(FunctionName=name, Payload=json.dumps({**event, "task": "nope"}))
     assert bad["FunctionError"] == "Unhandled"
     payload = json.load(bad["Payload"])
-    assert payload["errorType"] == "ValueError" and payload["errorMessage"] == "bad input"
-    world.local.register("backtest-run", flaky(lambda e, c: e))
+    assert payload["errorType"] == "ConfigError" and "'nope'" in payload["errorMessage"]
+    world.local.register(name, flaky(_handler("backtests")))
     # a client that does not retry throttles itself (Step Functions' own client does not)
-    once = boto3.client(
-        "lambda", region_name=REGION, config=Config(retries={"total_max_attempts": 1})
-    )
+    once = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
     with pytest.raises(once.exceptions.TooManyRequestsException):
-        once.invoke(FunctionName="backtest-run", Payload=b"{}")
+        once.invoke(FunctionName=name, Payload=json.dumps(event))
     with pytest.raises(world.lam.exceptions.ResourceNotFoundException):
         world.lam.invoke(FunctionName="no-such-function", Payload=b"{}")
     assert [c.outcome for c in world.local.calls] == ["ok", "function_error", "service_error"]
@@ -354,13 +171,18 @@ def test_backtest_happy_path_stores_the_library_result_and_publishes(world):
     done = world.start("backtest", BACKTEST_REQUEST)
     assert done["status"] == "SUCCEEDED", done.get("cause")
     run_id = done["run_id"]
-    # the stored result is the library's, for the same request
-    frame = load_ohlcv(**_data_args(DATA))
-    expected = backtest_strategy(frame, "ema_crossover", {}, config_for("1h")).result
-    stored = world.tasks._get(f"backtests/{run_id}/result.json")
-    assert stored == json.loads(json.dumps(expected.to_dict()))
+    # the stored files are the library's, for the same request, bit for bit
+    expected, frame = backtest(check_request(BACKTEST_REQUEST))
+    stored = world.results.get_json(f"backtests/{run_id}/result.json")
+    assert stored == json.loads(json.dumps(result_document(expected.result, frame)))
     assert stored["metrics"]["num_trades"] > 0
-    assert world.run_item(run_id) == {
+    files = output_files(expected, frame)
+    for name in ("trades.csv", "equity.csv", "result.json"):
+        got = world.results.get_bytes(f"backtests/{run_id}/{name}")
+        assert got == files[name.split(".")[0]]
+    assert world.results.get_bytes(f"backtests/{run_id}/report.html").startswith(b"<!DOCTYPE")
+    item = world.run_item(run_id)
+    assert {k: item[k] for k in ("run_id", "kind", "status", "result_key")} == {
         "run_id": run_id,
         "kind": "backtest",
         "status": "SUCCEEDED",
@@ -368,17 +190,28 @@ def test_backtest_happy_path_stores_the_library_result_and_publishes(world):
     }
     (event,) = world.events()
     assert event["detail-type"] == "backtest_complete" and event["source"] == "tradpal.backtests"
-    assert event["detail"]["run_id"] == run_id and event["detail"]["status"] == "SUCCEEDED"
-    assert event["detail"]["result"]["metrics"] == to_jsonable(expected.metrics.to_dict())
-    order = [c.function for c in world.local.calls]
-    assert order == ["backtest-validate", "backtest-ensure-data", "backtest-run", "backtest-store"]
+    detail = BacktestComplete.model_validate(event["detail"])
+    assert detail.run_id == run_id and detail.status == "SUCCEEDED"
+    assert detail.result["metrics"] == to_jsonable(expected.result.metrics.to_dict())
+    order = [_task(c.event) for c in world.calls("backtests")]
+    assert order == ["validate", "ensure_data", "run", "store"]
 
 
 def test_backtest_retries_a_transient_lambda_error_then_succeeds(world):
-    world.local.register("backtest-run", flaky(world.tasks.run))
+    name = function_name(world.env, "backtests")
+    real = _handler("backtests")
+    throttled = [False]
+
+    def run_throttled_once(event, context):
+        if event.get("task") == "run" and not throttled[0]:
+            throttled[0] = True
+            raise LambdaServiceError(TRANSIENT)
+        return real(event, context)
+
+    world.local.register(name, run_throttled_once)
     done = world.start("backtest", BACKTEST_REQUEST)
     assert done["status"] == "SUCCEEDED", done.get("cause")
-    outcomes = [c.outcome for c in world.local.calls_to("backtest-run")]
+    outcomes = [c.outcome for c in world.calls("backtests", "run")]
     assert outcomes == ["service_error", "ok"]
     assert len(world.sleeps) == 1  # one backoff wait before the second attempt
     assert world.run_item(done["run_id"])["status"] == "SUCCEEDED"
@@ -389,15 +222,40 @@ def test_backtest_failure_is_recorded_published_and_fails_the_execution(world):
     done = world.start("backtest", {**BACKTEST_REQUEST, "strategy": "no_such_strategy"})
     assert done["status"] == "FAILED"
     assert done["error"] == "BacktestFailed"
-    (validate,) = world.local.calls_to("backtest-validate")
-    assert validate.outcome == "function_error"
-    assert world.local.calls_to("backtest-run") == []  # nothing after the failed task ran
+    (validate,) = world.calls("backtests", "validate")
+    assert validate.outcome == "function_error" and validate.error == "RequestError"
+    assert world.calls("backtests", "run") == []  # nothing after the failed task ran
     item = world.run_item(done["run_id"])
     assert item["status"] == "FAILED" and item["error"] == validate.error
+    assert item["kind"] == "backtest" and item["failed_at"]
     assert "no_such_strategy" in item["cause"]
     (event,) = world.events()
-    assert event["detail"]["status"] == "FAILED" and event["detail"]["run_id"] == done["run_id"]
-    assert event["detail"]["error"]["Error"] == validate.error
+    detail = BacktestComplete.model_validate(event["detail"])
+    assert detail.status == "FAILED" and detail.run_id == done["run_id"]
+    assert detail.error.Error == validate.error
+
+
+def test_record_failure_updates_the_running_item_keeping_its_request(world):
+    """The Catch's updateItem keeps what the API wrote (request, created_at)."""
+    from tradpal.platform.runs import RunRecord, RunStore
+
+    runs = RunStore(world.env.runs_table)
+    name = f"backtest-{uuid.uuid4().hex[:12]}"
+    data = {**DATA, "source": "store", "symbol": "BTC/USDT"}  # nothing stored: StoreError
+    request = {**BACKTEST_REQUEST, "data": data}
+    runs.put(RunRecord(name, "backtest", "RUNNING", "2024-05-01T00:00:00.000Z", request=request))
+    arn = world.sfn.start_execution(
+        stateMachineArn=world.env.state_machine_arns["backtest"], name=name,
+        input=json.dumps(request),
+    )["executionArn"]  # fmt: skip
+    for _ in range(2400):
+        if world.sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.025)
+    record = runs.get(name)
+    assert record.status == "FAILED" and record.error == "StoreError"
+    assert record.request == request and record.created_at == "2024-05-01T00:00:00.000Z"
+    assert "BTC/USDT" in record.cause
 
 
 # -- discovery ------------------------------------------------------------------------------
@@ -413,31 +271,34 @@ def test_discovery_happy_path_matches_the_library_loop(world, reference):
     done = world.start("discovery", DISCOVERY_REQUEST)
     assert done["status"] == "SUCCEEDED", done.get("cause")
     run_id = done["run_id"]
-    final = world.tasks._get(f"discovery/{run_id}/final.json")
+    final = world.results.get_json(f"discovery/{run_id}/final.json")
     assert final["done"] and final["generation"] == DISCOVERY_REQUEST["generations"]
     assert json.dumps(final["history"], sort_keys=True) == json.dumps(
         reference["history"], sort_keys=True
     )
     assert final["best"] == json.loads(json.dumps(reference["best"]))
     # one Map child per candidate locally (a batch of one); the elites are not re-evaluated
-    evaluated = world.local.calls_to("discovery-evaluate")
-    assert len(evaluated) == 4 + (4 - 1)
-    assert len(world.local.calls_to("discovery-reduce")) == 2  # the Choice looped once
+    assert len(world.calls("discovery_evaluate")) == 4 + (4 - 1)
+    assert len(world.calls("discovery", "reduce")) == 2  # the Choice looped once
+    item = world.run_item(run_id)
+    assert item["status"] == "SUCCEEDED" and item["result_key"] == f"discovery/{run_id}/final.json"
     (event,) = world.events()
     assert event["source"] == "tradpal.discovery" and event["detail"]["status"] == "SUCCEEDED"
-    assert event["detail"]["best"]["id"] == reference["best"]["id"]
+    detail = BacktestComplete.model_validate(event["detail"])
+    assert detail.best["id"] == reference["best"]["id"]
     output = json.loads(done["output"])
     assert output["best"]["values"] == reference["best"]["values"]
 
 
 def test_discovery_retries_a_throttled_evaluate(world, reference):
-    world.local.register("discovery-evaluate", flaky(world.tasks.evaluate))
+    name = function_name(world.env, "discovery_evaluate")
+    world.local.register(name, flaky(_handler("discovery_evaluate")))
     done = world.start("discovery", DISCOVERY_REQUEST)
     assert done["status"] == "SUCCEEDED", done.get("cause")
-    outcomes = [c.outcome for c in world.local.calls_to("discovery-evaluate")]
+    outcomes = [c.outcome for c in world.calls("discovery_evaluate")]
     assert outcomes.count("service_error") == 1 and outcomes.count("ok") == 7
     assert len(world.sleeps) == 1
-    final = world.tasks._get(f"discovery/{done['run_id']}/final.json")
+    final = world.results.get_json(f"discovery/{done['run_id']}/final.json")
     assert final["best"]["id"] == reference["best"]["id"]
 
 
@@ -447,7 +308,7 @@ def test_discovery_failure_in_the_map_is_recorded_published_and_fails(world):
     data = {k: v for k, v in DATA.items() if k not in ("start", "end")}
     done = world.start("discovery", {**DISCOVERY_REQUEST, "data": data})
     assert done["status"] == "FAILED" and done["error"] == "DiscoveryFailed"
-    assert {c.error for c in world.local.calls_to("discovery-evaluate")} == {"DiscoveryError"}
+    assert {c.error for c in world.calls("discovery_evaluate")} == {"DiscoveryError"}
     # AWS fails the Map at the first failed child (ToleratedFailurePercentage 0); moto ignores
     # tolerances and lets the Map finish, so there Reduce refuses the incomplete generation
     # with its own DiscoveryError. Either way the Catch sees a DiscoveryError.
@@ -456,5 +317,6 @@ def test_discovery_failure_in_the_map_is_recorded_published_and_fails(world):
     assert item["error"] == "DiscoveryError"
     assert "end time" in item["cause"] or "missing: g0-0" in item["cause"]
     (event,) = world.events()
-    assert event["detail"]["kind"] == "discovery" and event["detail"]["status"] == "FAILED"
-    assert event["detail"]["error"]["Error"] == "DiscoveryError"
+    detail = BacktestComplete.model_validate(event["detail"])
+    assert detail.kind == "discovery" and detail.status == "FAILED"
+    assert detail.error.Error == "DiscoveryError"
