@@ -7,6 +7,7 @@ started after the state was reset: what it holds after the restore came from the
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from fakes.local_moto import reset_moto, running_moto
 
 from tradpal.errors import StoreError
 from tradpal.local import _aws
+from tradpal.local.moto_server import MotoServer
 from tradpal.local.snapshot import RestoreResult, Snapshotter, load_manifest, restore, snapshot
 
 BUCKETS = ("tp-market", "tp-results")
@@ -70,6 +72,12 @@ def state() -> dict:
     return {"objects": objects, "items": sorted(items, key=lambda i: i["run_id"]["S"])}
 
 
+@pytest.fixture(scope="module")
+def server() -> Iterator[MotoServer]:
+    with running_moto() as server:
+        yield server
+
+
 def take(directory: Path, **kw):
     return snapshot(directory, buckets=BUCKETS, tables=[TABLE], **kw)
 
@@ -100,30 +108,29 @@ def test_round_trip_across_two_servers(tmp_path):
     assert item_a["blob"] == {"B": b"\x00\x01binary"} and set(item_a["tags"]["SS"]) == {"x", "y"}
 
 
-def test_incremental_snapshots_rewrite_only_what_changed(tmp_path):
-    with running_moto() as server:
-        reset_moto(server)
-        create_resources()
-        fill()
-        take(tmp_path)
-        manifest = tmp_path / "manifest.json"
-        blob_mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "blobs").glob("*/*")}
-        manifest_mtime = manifest.stat().st_mtime_ns
-        time.sleep(0.01)
+def test_incremental_snapshots_rewrite_only_what_changed(server, tmp_path):
+    reset_moto(server)
+    create_resources()
+    fill()
+    take(tmp_path)
+    manifest = tmp_path / "manifest.json"
+    blob_mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "blobs").glob("*/*")}
+    manifest_mtime = manifest.stat().st_mtime_ns
+    time.sleep(0.01)
 
-        again = take(tmp_path)
-        assert (again.changed, again.objects_written, again.objects_reused) == (False, 0, 3)
-        assert manifest.stat().st_mtime_ns == manifest_mtime  # nothing changed: not rewritten
+    again = take(tmp_path)
+    assert (again.changed, again.objects_written, again.objects_reused) == (False, 0, 3)
+    assert manifest.stat().st_mtime_ns == manifest_mtime  # nothing changed: not rewritten
 
-        boto3.client("s3").put_object(Bucket="tp-results", Key="runs/c/report.json", Body=b"{}")
-        boto3.client("s3").delete_object(Bucket="tp-results", Key="runs/b/report.json")
-        third = take(tmp_path)
-        assert third.changed and third.objects_written == 1 and third.objects_reused == 2
-        for path, mtime in blob_mtimes.items():
-            if path.exists():
-                assert path.stat().st_mtime_ns == mtime  # never rewritten
-        keys = set(load_manifest(tmp_path)["buckets"]["tp-results"])
-        assert keys == {"runs/a/report.json", "runs/c/report.json"}
+    boto3.client("s3").put_object(Bucket="tp-results", Key="runs/c/report.json", Body=b"{}")
+    boto3.client("s3").delete_object(Bucket="tp-results", Key="runs/b/report.json")
+    third = take(tmp_path)
+    assert third.changed and third.objects_written == 1 and third.objects_reused == 2
+    for path, mtime in blob_mtimes.items():
+        if path.exists():
+            assert path.stat().st_mtime_ns == mtime  # never rewritten
+    keys = set(load_manifest(tmp_path)["buckets"]["tp-results"])
+    assert keys == {"runs/a/report.json", "runs/c/report.json"}
 
 
 class FailingS3:
@@ -141,87 +148,84 @@ class FailingS3:
         return self._s3.get_object(**kw)
 
 
-def test_a_crash_mid_snapshot_leaves_the_previous_snapshot_usable(tmp_path, monkeypatch):
-    with running_moto() as server:
-        reset_moto(server)
-        create_resources()
-        fill()
-        before = state()
+def test_a_crash_mid_snapshot_leaves_the_previous_snapshot_usable(server, tmp_path, monkeypatch):
+    reset_moto(server)
+    create_resources()
+    fill()
+    before = state()
+    take(tmp_path)
+    committed = (tmp_path / "manifest.json").read_bytes()
+
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket="tp-results", Key="runs/a/report.json", Body=b'{"sharpe": 9}')
+    s3.put_object(Bucket="tp-results", Key="runs/z/report.json", Body=b"new")
+    boto3.resource("dynamodb").Table(TABLE).delete_item(Key={"run_id": "b"})
+    # 1. The crash while objects are being copied.
+    with pytest.raises(OSError, match="connection reset"):
+        take(tmp_path, s3_client=FailingS3("runs/z/report.json"))
+    assert (tmp_path / "manifest.json").read_bytes() == committed
+
+    # 2. The crash while the new manifest is being committed.
+    def disk_full(src, dst):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(_aws.os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space"):
         take(tmp_path)
-        committed = (tmp_path / "manifest.json").read_bytes()
+    monkeypatch.undo()
+    assert (tmp_path / "manifest.json").read_bytes() == committed
+    assert not list(tmp_path.glob(".manifest.json.*"))  # no temporary file left
 
-        s3 = boto3.client("s3")
-        s3.put_object(Bucket="tp-results", Key="runs/a/report.json", Body=b'{"sharpe": 9}')
-        s3.put_object(Bucket="tp-results", Key="runs/z/report.json", Body=b"new")
-        boto3.resource("dynamodb").Table(TABLE).delete_item(Key={"run_id": "b"})
-        # 1. The crash while objects are being copied.
-        with pytest.raises(OSError, match="connection reset"):
-            take(tmp_path, s3_client=FailingS3("runs/z/report.json"))
-        assert (tmp_path / "manifest.json").read_bytes() == committed
+    reset_moto(server)
+    create_resources()
+    restore(tmp_path)
+    assert state() == before  # exactly the last committed snapshot
 
-        # 2. The crash while the new manifest is being committed.
-        def disk_full(src, dst):
-            raise OSError("No space left on device")
+    # The next snapshot works and removes what the crashed ones left behind.
+    take(tmp_path)
+    manifest = load_manifest(tmp_path)
+    referenced = {e["blob"] for objs in manifest["buckets"].values() for e in objs.values()}
+    referenced |= {t["blob"] for t in manifest["tables"].values()}
+    assert {p.name for p in (tmp_path / "blobs").glob("*/*")} == referenced
+    assert not list((tmp_path / "blobs").glob(".blob.*"))
 
-        monkeypatch.setattr(_aws.os, "replace", disk_full)
-        with pytest.raises(OSError, match="No space"):
-            take(tmp_path)
-        monkeypatch.undo()
-        assert (tmp_path / "manifest.json").read_bytes() == committed
-        assert not list(tmp_path.glob(".manifest.json.*"))  # no temporary file left
 
-        reset_moto(server)
-        create_resources()
+def test_restore_needs_the_resources_and_an_intact_folder(server, tmp_path):
+    reset_moto(server)
+    assert restore(tmp_path) == RestoreResult(0, 0)  # no snapshot yet: nothing to do
+    create_resources()
+    fill()
+    take(tmp_path)
+    reset_moto(server)
+    with pytest.raises(StoreError, match="bucket tp-market") as err:
         restore(tmp_path)
-        assert state() == before  # exactly the last committed snapshot
-
-        # The next snapshot works and removes what the crashed ones left behind.
-        take(tmp_path)
-        manifest = load_manifest(tmp_path)
-        referenced = {e["blob"] for objs in manifest["buckets"].values() for e in objs.values()}
-        referenced |= {t["blob"] for t in manifest["tables"].values()}
-        assert {p.name for p in (tmp_path / "blobs").glob("*/*")} == referenced
-        assert not list((tmp_path / "blobs").glob(".blob.*"))
+    assert "create the platform's buckets" in err.value.hint
+    create_resources()
+    for blob in (tmp_path / "blobs").glob("*/*"):
+        blob.unlink()
+    with pytest.raises(StoreError, match="missing"):
+        restore(tmp_path)
 
 
-def test_restore_needs_the_resources_and_an_intact_folder(tmp_path):
-    with running_moto() as server:
-        reset_moto(server)
-        assert restore(tmp_path) == RestoreResult(0, 0)  # no snapshot yet: nothing to do
-        create_resources()
-        fill()
-        take(tmp_path)
-        reset_moto(server)
-        with pytest.raises(StoreError, match="bucket tp-market") as err:
-            restore(tmp_path)
-        assert "create the platform's buckets" in err.value.hint
-        create_resources()
-        for blob in (tmp_path / "blobs").glob("*/*"):
-            blob.unlink()
-        with pytest.raises(StoreError, match="missing"):
-            restore(tmp_path)
-
-
-def test_the_snapshotter_snapshots_changes_and_once_more_on_stop(tmp_path):
-    with running_moto() as server:
-        reset_moto(server)
-        create_resources()
-        keeper = Snapshotter(tmp_path, buckets=BUCKETS, tables=[TABLE], interval_s=0.05).start()
-        try:
-            deadline = time.monotonic() + 10
-            while keeper.snapshots < 1 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert keeper.snapshots == 1  # the empty state
-            boto3.client("s3").put_object(Bucket="tp-market", Key="k", Body=b"v")
-            while keeper.snapshots < 2 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert "k" in load_manifest(tmp_path)["buckets"]["tp-market"]
-        finally:
-            keeper.stop()
-        assert keeper.last_error is None
-        # A long interval: only the final snapshot on stop can have seen this object.
-        keeper = Snapshotter(tmp_path, buckets=BUCKETS, tables=[TABLE], interval_s=60).start()
-        boto3.client("s3").put_object(Bucket="tp-market", Key="last", Body=b"w")
-        final = keeper.stop()
-        assert final.changed and final.objects_written == 1
-        assert "last" in load_manifest(tmp_path)["buckets"]["tp-market"]
+def test_the_snapshotter_snapshots_changes_and_once_more_on_stop(server, tmp_path):
+    reset_moto(server)
+    create_resources()
+    keeper = Snapshotter(tmp_path, buckets=BUCKETS, tables=[TABLE], interval_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 10
+        while keeper.snapshots < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert keeper.snapshots == 1  # the empty state
+        boto3.client("s3").put_object(Bucket="tp-market", Key="k", Body=b"v")
+        while keeper.snapshots < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "k" in load_manifest(tmp_path)["buckets"]["tp-market"]
+    finally:
+        keeper.stop()
+    assert keeper.last_error is None
+    # A long interval: only the final snapshot on stop can have seen this object.
+    keeper = Snapshotter(tmp_path, buckets=BUCKETS, tables=[TABLE], interval_s=60).start()
+    boto3.client("s3").put_object(Bucket="tp-market", Key="last", Body=b"w")
+    final = keeper.stop()
+    assert final.changed and final.objects_written == 1
+    assert "last" in load_manifest(tmp_path)["buckets"]["tp-market"]
