@@ -18,6 +18,7 @@ Nothing is lost and nothing is sent twice:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -44,6 +45,9 @@ DELIVERY_RECORD_TTL_S = 7 * 24 * 3600
 """How long a delivery is remembered: longer than Lambda's async retries (6 h event age)
 and a dead-letter redrive within a week."""
 
+TIME_MARGIN_S = 3.0
+"""Seconds of the invocation kept for idempotency writes and the error report: a channel
+starts no attempt that could end later (it fails retryable instead of timing out)."""
 CHANNEL_OPTIONS: dict[str, Any] = {}
 """Keyword arguments for every channel (WebhookChannel's timeout_s, max_attempts, sleep...);
 empty: the channels' defaults (5 s per attempt, 4 attempts)."""
@@ -108,8 +112,11 @@ def _count(kind: str, counts: Counter[str]) -> None:
             pass
 
 
-def notify(event: dict[str, Any]) -> dict[str, Any]:
-    """Deliver one EventBridge event to its channels (the handler without the decorators)."""
+def notify(event: dict[str, Any], *, budget_s: Callable[[], float] | None = None) -> dict[str, Any]:
+    """Deliver one EventBridge event to its channels (the handler without the decorators).
+
+    ``budget_s``: seconds the channels may still spend (see WebhookChannel).
+    """
     detail_type, detail = parse_event(event)
     event_id = event.get("id")
     if not isinstance(event_id, str) or not event_id:
@@ -119,7 +126,10 @@ def notify(event: dict[str, Any]) -> dict[str, Any]:
     message = format_message(detail_type, detail)
     obs.tracer.put_annotation("event_type", detail_type)
     obs.logger.append_keys(event_type=detail_type, message_id=message.id)
-    channels = load_config().channels_for(detail_type, **CHANNEL_OPTIONS)
+    options = dict(CHANNEL_OPTIONS)
+    if budget_s is not None:
+        options.setdefault("budget_s", budget_s)
+    channels = load_config().channels_for(detail_type, **options)
     obs.metrics.add_metric(name="NotificationEvents", unit=MetricUnit.Count, value=1)
     if not channels:
         obs.logger.info("no channel wants this event type; nothing to send")
@@ -179,4 +189,8 @@ def notify(event: dict[str, Any]) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Lambda entry point: an EventBridge event, invoked asynchronously."""
     _config.register_lambda_context(context)
-    return notify(event)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return notify(event)
+    # Keep a margin for writing the delivery records and reporting the error.
+    return notify(event, budget_s=lambda: remaining() / 1000 - TIME_MARGIN_S)

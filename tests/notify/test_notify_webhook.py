@@ -182,3 +182,27 @@ def test_payload_has_no_nan(receiver, sleeps, backtest_ok_detail):
     m = format_message("backtest_complete", backtest_ok_detail)
     channel(receiver.url, sleeps).send(m)
     json.loads(receiver.requests[0].body)  # strict JSON
+
+
+def test_no_attempt_starts_that_could_outlast_the_budget(receiver, message, sleeps):
+    receiver.script(500, 500, 500)
+    left = iter([10.0, 1.9])  # seconds left before attempt 1 and before attempt 2
+    ch = channel(
+        receiver.url,
+        sleeps,
+        timeout_s=2,
+        base_delay_s=1,
+        max_delay_s=1,
+        budget_s=lambda: next(left),
+    )
+    with pytest.raises(DeliveryError, match="no time left for another attempt after 1") as err:
+        ch.send(message)
+    assert err.value.retryable and err.value.attempts == 1 and err.value.status == 500
+    assert len(receiver.requests) == 1 and sleeps == []
+
+
+def test_no_first_attempt_without_time_for_it(receiver, message, sleeps):
+    ch = channel(receiver.url, sleeps, timeout_s=2, budget_s=lambda: 1.0)
+    with pytest.raises(DeliveryError, match="no time left") as err:
+        ch.send(message)
+    assert err.value.attempts == 0 and receiver.requests == []

@@ -152,8 +152,11 @@ class WebhookChannel:
     including the first. Backoff before retry n (1, 2, ...) is uniform in
     ``[0, min(max_delay_s, base_delay_s * 2 ** (n - 1))]`` (full jitter); a 429's
     ``Retry-After`` is waited as given, and one longer than ``max_retry_after_s`` ends the
-    attempts (retryable: the caller's own retry comes later). ``sleep``, ``clock`` (unix
-    seconds) and ``rng`` are injectable for tests.
+    attempts (retryable: the caller's own retry comes later). ``budget_s``, when given,
+    returns the seconds the sender may still spend (a Lambda's remaining time less a
+    margin): no attempt starts that could outlast it, so the function fails cleanly and is
+    retried instead of timing out mid-request. ``sleep``, ``clock`` (unix seconds) and
+    ``rng`` are injectable for tests.
     """
 
     kind = "webhook"
@@ -172,6 +175,7 @@ class WebhookChannel:
         max_retry_after_s: float = 20.0,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        budget_s: Callable[[], float] | None = None,
     ) -> None:
         validate_webhook_url(url)
         if max_attempts < 1:
@@ -188,6 +192,7 @@ class WebhookChannel:
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
+        self._budget = budget_s
         self.key = f"webhook:{hashlib.sha256(url.encode()).hexdigest()[:16]}"
         self.label = f"webhook {name}" if name else f"webhook {redact_url(url)}"
 
@@ -206,8 +211,11 @@ class WebhookChannel:
         ).encode()
         last: _Attempt | None = None
         for attempt in range(1, self.max_attempts + 1):
-            if last is not None:
-                self._sleep(self._delay(attempt - 1, last))
+            delay = self._delay(attempt - 1, last) if last is not None else 0.0
+            if self._budget is not None and self._budget() < delay + self.timeout_s:
+                raise self._out_of_time(last, attempt - 1)
+            if delay:
+                self._sleep(delay)
             try:
                 status = self._post(body, message)
             except _Attempt as failure:
@@ -271,6 +279,17 @@ class WebhookChannel:
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self._url, self._secret)
+
+    def _out_of_time(self, last: _Attempt | None, attempts: int) -> DeliveryError:
+        after = f" after {attempts} attempt(s): {last.reason}" if last is not None else ""
+        return DeliveryError(
+            f"{self.label}: no time left for another attempt{after}",
+            channel=self.label,
+            attempts=attempts,
+            retryable=True,
+            status=last.status if last is not None else None,
+            hint="the invocation is ending; the event is retried later",
+        )
 
     def _error(self, failure: _Attempt, attempts: int) -> DeliveryError:
         if not failure.retryable:
