@@ -61,6 +61,7 @@ def _register() -> None:
         indicators_cmd,
         settings_cmd,
         token_cmd,
+        up_cmd,
         walkforward_cmd,
     )
 
@@ -73,6 +74,7 @@ def _register() -> None:
     app.command("indicators")(indicators_cmd.indicators)
     app.command("config")(settings_cmd.show_config)
     app.command("token")(token_cmd.token)
+    app.command("up")(up_cmd.up)
 
 
 _register()

@@ -1,0 +1,78 @@
+"""``tradpal up``: start the local platform (the whole serverless topology, in this process).
+
+Prints the API's URL, a development token and the first commands to try, then serves until
+Ctrl-C. State (runs, results, market data, the issuer's key) is kept under TRADPAL_HOME, so
+stopping and starting again loses nothing but runs that were still in progress.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+
+from tradpal.cli.console import console
+
+
+def up(
+    port: Annotated[int, typer.Option("--port", help="the API's port on 127.0.0.1")] = 8787,
+    sample: Annotated[
+        bool, typer.Option("--sample/--no-sample", help="store the offline sample on first start")
+    ] = True,
+    schedules: Annotated[
+        bool,
+        typer.Option(
+            "--schedules/--no-schedules",
+            help="fire scheduled rules (the hourly ingest) on their schedule",
+        ),
+    ] = True,
+    webhook: Annotated[
+        list[str] | None,
+        typer.Option("--webhook", help="send notifications to this URL (repeatable)"),
+    ] = None,
+    ttl: Annotated[int, typer.Option("--ttl", help="lifetime of the printed token, s")] = 86_400,
+) -> None:
+    """Start TradPal locally: API on 127.0.0.1, AWS services in-process, no account needed."""
+    from tradpal.local.platform import LocalPlatform
+
+    webhooks = [{"url": url} for url in webhook] if webhook else None
+    with console.status("starting the local platform..."):
+        platform = LocalPlatform(
+            port=port, sample=sample, run_schedules=schedules, webhooks=webhooks
+        ).start()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        token = platform.token(("read", "trade", "admin"), ttl_s=ttl)
+        url = platform.url
+        console.print(f"[bold green]TradPal is running[/] at [bold]{url}[/]  (Ctrl-C stops it)")
+        console.print(f"state: {platform.state_dir}")
+        if platform.aborted:
+            console.print(
+                f"[yellow]{len(platform.aborted)} run(s) in progress at the last stop were "
+                "marked ABORTED[/]"
+            )
+        console.print("\ntoken (read, trade, admin; also: tradpal token --scope read):")
+        typer.echo(token)
+        console.print(
+            "\ntry:\n"
+            f'  export TRADPAL_URL={url} TRADPAL_TOKEN="<the token above>"\n'
+            '  curl -s -H "Authorization: Bearer $TRADPAL_TOKEN" $TRADPAL_URL/v1/data\n'
+            '  curl -s -X POST -H "Authorization: Bearer $TRADPAL_TOKEN" '
+            "-H 'content-type: application/json' \\\n"
+            '       -d \'{"strategy": "ema_crossover", "data": {"symbol": "SYN/USD", '
+            '"timeframe": "1h"}}\' $TRADPAL_URL/v1/backtests\n'
+            f"  the API document: {url}/v1/openapi  (README: the walk-through)",
+            highlight=False,
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        with console.status("stopping (saving state)..."):
+            platform.stop()
+        console.print("stopped; state saved under " + str(platform.state_dir))

@@ -1,0 +1,526 @@
+"""The local platform: TradPal's whole serverless topology in one process, no AWS account.
+
+:class:`LocalPlatform` builds, from the same catalog the CDK app deploys:
+
+* moto in server mode (S3, DynamoDB, EventBridge, Kinesis, SQS, Secrets Manager, Step
+  Functions with real execution) and the platform's resources (:mod:`tradpal.local.resources`);
+* one Lambda function per capability, each invocation dispatched in-process to the real
+  handler in ``functions/<capability>/handler.py`` (:mod:`tradpal.platform.local_lambda`);
+* both state machines from ``state_machines/`` (:mod:`tradpal.local.machines`);
+* the event rules of the catalog on the bus, with their retry policies and dead-letter
+  queues, delivered to the functions (:mod:`tradpal.local.events`); the asynchronous
+  invocation settings (2 retries, then an on-failure queue) of every function EventBridge
+  invokes;
+* the Kinesis event source mappings, polling into their consumers with partial batch
+  failures, bisection, retries and an on-failure queue (:mod:`tradpal.local.streams`);
+* the scheduled rules, fired on their schedule and on demand (:mod:`tradpal.local.scheduler`);
+* an HTTP gateway on 127.0.0.1 that checks JWTs as the deployed authorizer does, throttles
+  per route and turns requests into HTTP API v2 events (:mod:`tradpal.local.gateway`), with a
+  local RS256 issuer (:mod:`tradpal.auth.issuer`);
+* state kept under ``$TRADPAL_HOME/platform``: S3 objects and DynamoDB items are snapshotted
+  and restored on the next start (:mod:`tradpal.local.snapshot`), so runs survive a restart;
+  the issuer's key too, so tokens do.
+
+What is not kept across a restart: executions that were still running (their runs are marked
+``ABORTED`` with the reason) and records on the Kinesis stream that no consumer had read yet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tradpal.errors import ConfigError
+from tradpal.local.moto_server import ACCOUNT_ID, REGION, MotoServer
+from tradpal.local.resources import local_env, provision
+from tradpal.platform.catalog import CATALOG, Capability, Catalog
+from tradpal.platform.clients import client, reset_clients
+from tradpal.platform.environment import platform_env
+from tradpal.platform.local_lambda import LocalLambda
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[5]
+DEFAULT_PORT = 8787
+SNAPSHOT_DIR = "state"
+SAMPLE = {"symbol": "SYN/USD", "timeframe": "1h", "bars": 5000}
+"""The offline sample the platform ingests on its first start (synthetic, labelled so)."""
+
+
+def _queue(name: str) -> str:
+    sqs = client("sqs")
+    return sqs.create_queue(QueueName=name)["QueueUrl"]
+
+
+def _queue_arn(url: str) -> str:
+    attrs = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return attrs["Attributes"]["QueueArn"]
+
+
+class LocalPlatform:
+    """TradPal on this machine. ``with LocalPlatform(home) as p: ...`` or ``start()/stop()``.
+
+    ``home``: where state lives (default ``$TRADPAL_HOME``); ``port``: the gateway's port
+    (0 picks a free one); ``sample``: ingest the offline sample on the first start;
+    ``run_schedules``: fire scheduled rules on their schedule (on demand always works);
+    ``throttle``: apply the catalog's per-route throttles; ``webhooks``: notifier channels
+    (``[{"url", "secret", "events"}]``) written into the notifier secret;
+    ``settings``: extra ``TRADPAL_*`` settings for the functions (``{"sources": ...}``).
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        port: int = DEFAULT_PORT,
+        host: str = "127.0.0.1",
+        sample: bool = True,
+        run_schedules: bool = True,
+        throttle: bool = True,
+        webhooks: Sequence[Mapping[str, Any]] | None = None,
+        settings: Mapping[str, str] | None = None,
+        catalog: Catalog = CATALOG,
+        snapshot_interval_s: float = 2.0,
+    ) -> None:
+        from tradpal.config import load_settings
+
+        self.home = Path(home) if home is not None else load_settings().home
+        self.port, self.host = port, host
+        self.sample, self.run_schedules, self.throttle = sample, run_schedules, throttle
+        self.webhooks = [dict(w) for w in webhooks] if webhooks is not None else None
+        self.settings = dict(settings or {})
+        self.catalog = catalog
+        self.snapshot_interval_s = snapshot_interval_s
+        self.env = local_env()
+        self.local = LocalLambda()
+        self.pollers: list[Any] = []
+        self.queues: dict[str, str] = {}
+        self.aborted: list[str] = []
+        self._stack: ExitStack | None = None
+        self._saved_environ: dict[str, str | None] = {}
+        self._lock = threading.Lock()
+
+    # -- paths and names --------------------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        """``<home>/platform``: snapshot, issuer key, checkpoints."""
+        return self.home / "platform"
+
+    def function_name(self, capability: str) -> str:
+        from tradpal.local.machines import function_name
+
+        return function_name(self.env, capability)
+
+    @property
+    def url(self) -> str:
+        """The gateway's base URL (``http://127.0.0.1:<port>``)."""
+        return self.gateway.url
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalPlatform:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> LocalPlatform:
+        """Start everything; returns once the gateway answers."""
+        if self._stack is not None:
+            return self
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))  # handlers import as functions.<capability>.handler
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        stack = ExitStack()
+        self._stack = stack
+        try:
+            self._start(stack)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, stack: ExitStack) -> None:
+        # moto's server logs every AWS call at INFO; the platform's own logs say what matters.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # The deployed Map tolerates no failed child; moto says it ignores the setting.
+        logging.getLogger("moto.stepfunctions.parser.asl.parse.preprocessor").setLevel(
+            logging.ERROR
+        )
+        from tradpal.auth.issuer import LocalIssuer
+        from tradpal.local.events import EventDelivery
+        from tradpal.local.gateway import LocalGateway
+        from tradpal.local.machines import deploy_state_machines, handler_of
+        from tradpal.local.snapshot import Snapshotter, restore
+
+        self.moto = MotoServer().start()
+        stack.callback(self.moto.stop)
+        self._set_environ(
+            {
+                **self.moto.environ(),
+                **self.env.to_environ(),
+                "TRADPAL_HOME": str(self.home),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_NAMESPACE": "TradPal",
+                # EMF lines would flood the console; CloudWatch is not here to read them.
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+                **{f"TRADPAL_{k.upper()}": v for k, v in self.settings.items()},
+            }
+        )
+        stack.callback(self._restore_environ)
+        reset_clients()
+        platform_env.cache_clear()
+        provision(self.env, notifier_channels=self._channels())
+        snapshot_dir = self.state_dir / SNAPSHOT_DIR
+        buckets = (self.env.market_data_bucket, self.env.results_bucket)
+        tables = (self.env.runs_table, self.env.catalog_table, self.env.idempotency_table)
+        restored = restore(snapshot_dir, buckets=buckets, tables=tables)
+        self.aborted = self._abort_interrupted_runs() if restored else []
+
+        # functions: the state-machine tasks' (with the machines), then every other one
+        self.env = deploy_state_machines(self.env, self.local)
+        self._set_environ(self.env.to_environ())
+        platform_env.cache_clear()
+        for cap in self.catalog:
+            self._ensure_function(cap, handler_of(cap.name))
+        stack.enter_context(self.local.install())
+
+        # events: the catalog's rules, async configs and dead-letter queues
+        self.delivery = EventDelivery(max_workers=4)
+        stack.enter_context(self.delivery.install())
+        self._wire_rules()
+
+        # streams
+        self._wire_streams(stack)
+
+        # schedules
+        self._wire_schedules(stack)
+
+        # state that survives a restart
+        self.snapshotter = Snapshotter(
+            snapshot_dir, buckets=buckets, tables=tables, interval_s=self.snapshot_interval_s
+        ).start()
+        stack.callback(self.snapshotter.stop)
+
+        # the gateway
+        self.issuer = LocalIssuer.load_or_create(self.state_dir / "issuer")
+        self.gateway = LocalGateway(
+            self.catalog,
+            self._invoke_http,
+            authorizer=self.issuer.authorizer_config(),
+            jwks=self.issuer.jwks(),
+            host=self.host,
+            port=self.port,
+            throttle=self.throttle,
+            extra_routes={
+                "GET /local/schedules": self._schedules_route,
+                "POST /local/schedules": self._fire_route,
+            },
+        )
+        try:
+            self.gateway.start()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {self.host}:{self.port}: {exc}",
+                hint="another TradPal may be running; stop it or pass --port",
+            ) from None
+        stack.callback(self.gateway.stop)
+
+        if self.sample:
+            self.ingest_sample()
+
+    def stop(self) -> None:
+        """Stop everything (a final snapshot is taken first); safe to call twice."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+        reset_clients()
+        platform_env.cache_clear()
+
+    # -- environment --------------------------------------------------------------------------
+
+    def _set_environ(self, values: Mapping[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_environ.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_environ(self) -> None:
+        for key, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_environ.clear()
+
+    def _channels(self) -> dict[str, Any] | None:
+        if self.webhooks is None:
+            return None
+        return {"webhooks": self.webhooks}
+
+    # -- functions, rules, streams, schedules ------------------------------------------------
+
+    def _ensure_function(self, cap: Capability, handler: Any) -> str:
+        from tradpal.local.machines import _role, _zip
+
+        lam = client("lambda")
+        name = self.function_name(cap.name)
+        try:
+            arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        except lam.exceptions.ResourceNotFoundException:
+            arn = lam.create_function(
+                FunctionName=name,
+                Runtime="python3.12",
+                Role=_role(),
+                Handler=cap.handler,
+                Code={"ZipFile": _zip()},
+                Timeout=cap.timeout_s,
+                MemorySize=cap.memory_mb,
+                Environment={"Variables": dict(cap.environment)},
+            )["FunctionArn"]
+        self.local.register(name, handler)
+        return arn
+
+    def _function_arn(self, capability: str) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name(capability)}"
+
+    def _wire_rules(self) -> None:
+        events = client("events")
+        prefix = self.env.event_bus
+        self.queues["rules_dlq"] = _queue(f"{prefix}-rules-dlq")
+        rules_dlq = _queue_arn(self.queues["rules_dlq"])
+        for cap in self.catalog:
+            if not cap.is_async:
+                continue
+            dlq = self.queues[f"{cap.name}_async_dlq"] = _queue(f"{prefix}-{cap.name}-async-dlq")
+            self.delivery.set_async_config(
+                self.function_name(cap.name), retries=2, on_failure_queue_url=dlq
+            )
+            for i, rule in enumerate(cap.consumes):
+                name = f"{prefix}-{cap.name}-{i}"
+                events.put_rule(
+                    Name=name,
+                    EventBusName=self.env.event_bus,
+                    EventPattern=json.dumps(rule.pattern()),
+                    Description=f"{', '.join(rule.detail_types)} to {cap.name}",
+                )
+                events.put_targets(
+                    Rule=name,
+                    EventBusName=self.env.event_bus,
+                    Targets=[self._target(cap, rules_dlq)],
+                )
+
+    def _target(
+        self, cap: Capability, dlq_arn: str, input: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        target: dict[str, Any] = {
+            "Id": cap.name,
+            "Arn": self._function_arn(cap.name),
+            "DeadLetterConfig": {"Arn": dlq_arn},
+            "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 7200},
+        }
+        if input is not None:
+            target["Input"] = json.dumps(dict(input))
+        return target
+
+    def _wire_streams(self, stack: ExitStack) -> None:
+        from tradpal.local.streams import StreamPoller
+
+        streams = {"market_data": self.env.market_stream}
+        for cap in self.catalog:
+            for consumer in cap.streams:
+                dlq = self.queues[f"{cap.name}_stream_dlq"] = _queue(
+                    f"{self.env.event_bus}-{cap.name}-stream-dlq"
+                )
+                # The stream itself is not kept across restarts, so neither are positions.
+                checkpoint = self.state_dir / f"{cap.name}-{consumer.stream}.checkpoint.json"
+                checkpoint.unlink(missing_ok=True)
+                poller = StreamPoller(
+                    self.function_name(cap.name),
+                    streams[consumer.stream],
+                    # Locally nothing is gained by waiting to fill a batch.
+                    replace(consumer, max_batching_window_s=0),
+                    on_failure_queue_url=dlq,
+                    checkpoint_path=checkpoint,
+                )
+                poller.start()
+                stack.callback(poller.stop)
+                self.pollers.append(poller)
+
+    def _wire_schedules(self, stack: ExitStack) -> None:
+        from tradpal.local.scheduler import Scheduler
+
+        events = client("events")
+        rules_dlq = _queue_arn(self.queues["rules_dlq"])
+        entries = []
+        self._schedule_rules: dict[str, str] = {}
+        for cap in self.catalog:
+            for schedule in cap.schedules:
+                name = f"{self.env.event_bus}-{schedule.name}"
+                # Schedules live on the default bus, as on AWS.
+                events.put_rule(
+                    Name=name,
+                    ScheduleExpression=schedule.expression,
+                    Description=f"{schedule.name}: {schedule.expression} to {cap.name}",
+                )
+                events.put_targets(
+                    Rule=name, Targets=[self._target(cap, rules_dlq, schedule.input)]
+                )
+                self._schedule_rules[schedule.name] = name
+                entries.append((schedule, self._scheduled_target(name)))
+        self.scheduler = Scheduler(entries)
+        if self.run_schedules:
+            self.scheduler.start()
+            stack.callback(self.scheduler.stop)
+
+    def _scheduled_target(self, rule_name: str):
+        def fire(event: Any) -> list[Any]:
+            futures = self.delivery.fire_rule(rule_name)
+            return [f.result(timeout=900) for f in futures]
+
+        return fire
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def fire(self, schedule: str) -> list[Any]:
+        """Fire schedule ``schedule`` (``"ingest_hourly"``) now and wait for its delivery."""
+        return self.scheduler.fire(schedule)
+
+    def token(self, scopes: Sequence[str] = ("read", "trade", "admin"), ttl_s: int = 3600) -> str:
+        """A development token from the local issuer."""
+        return self.issuer.mint(list(scopes), ttl_s=ttl_s)
+
+    def invoke(self, capability: str, event: Any) -> Any:
+        """Invoke ``capability``'s function synchronously; its result (function errors raise
+        :class:`RuntimeError` with the error payload)."""
+        payload, error = self.local.dispatch(
+            self.function_name(capability),
+            json.loads(json.dumps(event)),
+            function_arn=self._function_arn(capability),
+        )
+        result = json.loads(payload) if payload else None
+        if error:
+            raise RuntimeError(f"{capability} failed: {result}")
+        return result
+
+    def _invoke_http(self, capability: str, event: dict[str, Any]) -> Any:
+        return self.invoke(capability, event)
+
+    def idle(self, timeout_s: float = 30.0) -> bool:
+        """Wait until event deliveries and stream consumers have nothing in flight."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            left = max(0.01, deadline - time.monotonic())
+            if not self.delivery.drain(left):
+                return False
+            busy = [
+                p for p in self.pollers if not p.wait_idle(max(0.01, deadline - time.monotonic()))
+            ]
+            if not busy and self.delivery.drain(0.01):
+                return True
+        return False
+
+    def ingest_sample(self) -> dict[str, Any] | None:
+        """Store the offline sample through the data capability unless the store has data."""
+        from tradpal.data.sources.synthetic import generate_ohlcv
+
+        store = self.env.market_store()
+        if store.catalog():
+            return None
+        frame = generate_ohlcv(
+            SAMPLE["bars"], SAMPLE["timeframe"], seed=42, symbol=SAMPLE["symbol"]
+        )
+        store.write(frame)
+        log.info("stored the offline sample %s %s", SAMPLE["symbol"], SAMPLE["timeframe"])
+        return {"symbol": SAMPLE["symbol"], "timeframe": SAMPLE["timeframe"], "bars": len(frame)}
+
+    def _abort_interrupted_runs(self) -> list[str]:
+        from tradpal.platform.runs import RunStore
+
+        runs = RunStore(self.env.runs_table)
+        aborted = []
+        for kind in ("backtest", "discovery"):
+            for record in runs.list(kind, limit=10_000):
+                if record.status == "RUNNING":
+                    runs.update(
+                        record.run_id,
+                        status="ABORTED",
+                        error="PlatformRestarted",
+                        cause="the local platform stopped while this run was in progress; "
+                        "start it again",
+                    )
+                    aborted.append(record.run_id)
+        return aborted
+
+    # -- local-only routes ----------------------------------------------------------------
+
+    def _require_admin(self, event: dict[str, Any]) -> None:
+        from tradpal.auth.jwt import authorize, bearer_token, verify_token
+
+        token = bearer_token((event.get("headers") or {}).get("authorization"))
+        config = self.issuer.authorizer_config()
+        authorize(verify_token(token, config, self.issuer.jwks()), ("admin",), config)
+
+    def _schedules_route(self, event: dict[str, Any]) -> Any:
+        from tradpal.auth.jwt import AuthError
+
+        try:
+            self._require_admin(event)
+        except AuthError as exc:
+            return _error(exc.status, exc.code, str(exc))
+        return {
+            "schedules": [
+                {
+                    "name": s.name,
+                    "expression": s.expression,
+                    "next_fire": s.next_fire.isoformat(),
+                    "fired": s.fired,
+                    "last_error": s.last_error,
+                }
+                for s in self.scheduler.list()
+            ]
+        }
+
+    def _fire_route(self, event: dict[str, Any]) -> Any:
+        from tradpal.auth.jwt import AuthError
+
+        try:
+            self._require_admin(event)
+        except AuthError as exc:
+            return _error(exc.status, exc.code, str(exc))
+        try:
+            name = json.loads(event.get("body") or "{}").get("schedule")
+        except (ValueError, AttributeError):
+            name = None
+        if name not in self._schedule_rules:
+            return _error(
+                422,
+                "validation_error",
+                f"unknown schedule {name!r}",
+                [
+                    {
+                        "field": "body.schedule",
+                        "message": f"use one of {sorted(self._schedule_rules)}",
+                    }
+                ],
+            )
+        results = self.fire(name)
+        return {"schedule": name, "fired": True, "results": results}
+
+
+def _error(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"error": {"code": code, "message": message, "details": details}}),
+    }
