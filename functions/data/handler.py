@@ -30,19 +30,18 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradpal.errors import ConfigError, StoreError
+from tradpal.platform.api_docs import responses
 from tradpal.platform.candles import TimeframeName
-from tradpal.platform.http import ErrorResponse, make_app
+from tradpal.platform.http import make_app
 from tradpal.platform.observability import for_capability
 
 obs = for_capability("data")
 router = APIGatewayHttpRouter()
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/json": {"schema": ErrorResponse}}}
-    for s, d in (
-        (400, "the source or the store refused the request (message and hint)"),
-        (422, "invalid request (details name the fields)"),
-    )
+ERRORS: dict[int, str] = {
+    400: "the source or the store refused the request (message and hint)",
+    422: "invalid request (details name the fields)",
 }
+
 
 KINESIS_BATCH = 500  # PutRecords' maximum
 PUT_ATTEMPTS = 5
@@ -378,7 +377,7 @@ def scheduled_ingest() -> dict[str, Any]:
     "/v1/data/ingest",
     summary="Download a range of candles into the store (admin)",
     response_description="what was stored and put on the stream",
-    responses=ERRORS,
+    responses=responses(IngestResponse, "what was stored and put on the stream", ERRORS),
 )
 def post_ingest(request: IngestRequest) -> IngestResponse:
     return ingest(
@@ -390,7 +389,7 @@ def post_ingest(request: IngestRequest) -> IngestResponse:
     "/v1/data",
     summary="The data catalog with quality scores and reports",
     response_description="stored datasets",
-    responses=ERRORS,
+    responses=responses(CatalogResponse, "stored datasets", ERRORS),
 )
 def get_catalog(
     symbol: Annotated[str | None, Query(description="only this symbol")] = None,

@@ -193,7 +193,7 @@ def health() -> HealthResponse:
     )
 
 
-_HEALTH = {"content": {"application/json": {"schema": HealthResponse}}}
+_HEALTH = {"content": {"application/json": {"model": HealthResponse}}}
 
 
 @router.get(
@@ -220,7 +220,7 @@ def get_health() -> Response[HealthResponse]:
         200: {"description": "OpenAPI 3 document", "content": {"application/json": {}}},
         404: {
             "description": "no document in this deployment",
-            "content": {"application/json": {"schema": ErrorResponse}},
+            "content": {"application/json": {"model": ErrorResponse}},
         },
     },
 )

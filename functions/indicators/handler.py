@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tradpal.platform.api_docs import responses
 from tradpal.platform.candles import (
     MAX_CANDLES,
     Candle,
@@ -29,19 +30,17 @@ from tradpal.platform.candles import (
     quality_summary,
     stored_frame,
 )
-from tradpal.platform.http import ErrorResponse, make_app
+from tradpal.platform.http import make_app
 from tradpal.platform.observability import for_capability
 
 obs = for_capability("indicators")
 router = APIGatewayHttpRouter()
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/json": {"schema": ErrorResponse}}}
-    for s, d in (
-        (400, "the library refused the request (message and hint)"),
-        (404, "no stored data in the range"),
-        (422, "invalid request or candles failing the quality rules (details name the fields)"),
-    )
+ERRORS: dict[int, str] = {
+    400: "the library refused the request (message and hint)",
+    404: "no stored data in the range",
+    422: "invalid request or candles failing the quality rules (details name the fields)",
 }
+
 
 IndicatorEntry = str | dict[str, Any]
 
@@ -154,7 +153,7 @@ def _stored(symbol: str, timeframe: str, start: Any, end: Any) -> tuple[Any, Any
     "/v1/indicators",
     summary="Indicators over stored candles",
     response_description="the bars with their indicator columns",
-    responses=ERRORS,
+    responses=responses(IndicatorsResponse, "the bars with their indicator columns", ERRORS),
 )
 def get_indicators(
     symbol: Annotated[str, Query(min_length=1, examples=["BTC/USDT"])],
@@ -175,7 +174,7 @@ def get_indicators(
     "/v1/indicators",
     summary="Indicators over posted candles or a stored range",
     response_description="the bars with their indicator columns",
-    responses=ERRORS,
+    responses=responses(IndicatorsResponse, "the bars with their indicator columns", ERRORS),
 )
 def post_indicators(request: IndicatorsRequest) -> IndicatorsResponse:
     specs = parse_indicators(request.indicators)

@@ -38,6 +38,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
 )
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tradpal.platform.api_docs import responses
 from tradpal.platform.candles import (
     MAX_CANDLES,
     Candle,
@@ -48,19 +49,17 @@ from tradpal.platform.candles import (
     stored_frame,
     time_text,
 )
-from tradpal.platform.http import ErrorResponse, make_app
+from tradpal.platform.http import make_app
 from tradpal.platform.observability import for_capability
 
 obs = for_capability("signals")
 router = APIGatewayHttpRouter()
-ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"description": d, "content": {"application/json": {"schema": ErrorResponse}}}
-    for s, d in (
-        (400, "unknown strategy, invalid params or data the library refuses"),
-        (404, "no stored data in the range"),
-        (422, "invalid request or candles failing the quality rules (details name the fields)"),
-    )
+ERRORS: dict[int, str] = {
+    400: "unknown strategy, invalid params or data the library refuses",
+    404: "no stored data in the range",
+    422: "invalid request or candles failing the quality rules (details name the fields)",
 }
+
 
 Side = Literal["long", "short", "flat"]
 MIN_HISTORY_BARS = 250
@@ -181,7 +180,7 @@ def _finite(arr: Any, t: int) -> float | None:
     "/v1/signals",
     summary="A strategy's signals over posted candles or a stored range",
     response_description="signals, positions and position changes",
-    responses=ERRORS,
+    responses=responses(SignalsResponse, "signals, positions and position changes", ERRORS),
 )
 def post_signals(request: SignalsRequest) -> SignalsResponse:
     import numpy as np

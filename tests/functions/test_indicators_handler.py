@@ -128,7 +128,7 @@ def test_candles_failing_quality_rules_name_the_rows(aws):
          "body.candles.0.time"),
     ],
 )  # fmt: skip
-def test_invalid_bodies_answer_422_naming_the_field(aws, body, field):
+def test_invalid_bodies_answer_422_naming_the_field(body, field):
     status, answer = call("POST", "/v1/indicators", body=body)
     assert status == 422
     assert answer["error"]["code"] == "validation_error"

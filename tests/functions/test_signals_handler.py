@@ -37,7 +37,7 @@ def call(body: dict) -> tuple[int, dict]:
     ("strategy", "params"),
     [("ema_crossover", {}), ("rsi_reversal+atr", {}), ("ema_crossover", {"fast": 5, "slow": 30})],
 )
-def test_posted_candles_give_the_library_signals(aws, strategy, params):
+def test_posted_candles_give_the_library_signals(strategy, params):
     frame = generate_ohlcv(1000, "1h", seed=11, symbol="BTC/USDT")
     status, body = call(
         {"symbol": "BTC/USDT", "timeframe": "1h", "strategy": strategy, "params": params,
