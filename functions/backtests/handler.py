@@ -44,8 +44,6 @@ PATH = "/v1/backtests"
 MAX_LIST = 200
 
 router = APIGatewayHttpRouter()
-app = make_app()
-app.include_router(router)
 obs = for_capability("backtests")
 
 
@@ -165,6 +163,10 @@ def get_backtest(id: str):
         view |= backtest_runs.result_view(record.run_id, record.result_key)
         view["links"] |= backtest_runs.result_links(record.run_id)
     return json_response(200, view)
+
+
+app = make_app()
+app.include_router(router)  # after the routes: include_router copies them
 
 
 @obs.logger.inject_lambda_context

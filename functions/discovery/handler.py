@@ -39,8 +39,6 @@ from tradpal.platform.run_api import (
 PATH = "/v1/discovery"
 
 router = APIGatewayHttpRouter()
-app = make_app()
-app.include_router(router)
 obs = for_capability("discovery")
 
 
@@ -114,6 +112,10 @@ def get_discovery(id: str):
     if record.status == "SUCCEEDED" and record.result_key:
         view["links"] |= discovery_runs.result_links(record.result_key)
     return json_response(200, view)
+
+
+app = make_app()
+app.include_router(router)  # after the routes: include_router copies them
 
 
 @obs.logger.inject_lambda_context

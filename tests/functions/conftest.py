@@ -3,8 +3,6 @@ same way the local platform runs them (tradpal.local)."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,10 +11,6 @@ from tradpal.local.moto_server import MotoServer, patched_environ
 from tradpal.local.resources import local_env, provision
 from tradpal.platform.clients import client, reset_clients
 from tradpal.platform.environment import platform_env
-
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # the handlers import as functions.<capability>.handler
 
 
 @pytest.fixture
@@ -50,6 +44,7 @@ def machines(aws, monkeypatch):
     """``aws`` plus both state machines and their task functions, every invocation running
     the real handlers in this process; Retry waits are recorded, not slept
     (``machines.sleeps``). ``machines.local`` is the LocalLambda (calls, re-registering)."""
+    from fakes.lambda_events import load_handler
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     from tradpal.local.machines import deploy_state_machines
@@ -59,7 +54,10 @@ def machines(aws, monkeypatch):
     sleeps: list[float] = []
     monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=sleeps.append))
     local = LocalLambda()
-    env = deploy_state_machines(aws.env, local, evaluate_batch_size=2)
+    handlers = {
+        c: load_handler(c).handler for c in ("backtests", "discovery", "discovery_evaluate")
+    }
+    env = deploy_state_machines(aws.env, local, handlers, evaluate_batch_size=2)
     with patched_environ(env.to_environ()), local.install():
         platform_env.cache_clear()
         yield SimpleNamespace(**{**vars(aws), "env": env, "local": local, "sleeps": sleeps})

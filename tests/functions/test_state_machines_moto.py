@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from botocore.config import Config
+from fakes.lambda_events import load_handler
 
 from tradpal.discovery import run_discovery
 from tradpal.events.schemas import BacktestComplete
@@ -135,9 +136,7 @@ def flaky(handler, failures: int = 1):
 
 
 def _handler(capability: str):
-    import importlib
-
-    return importlib.import_module(f"functions.{capability}.handler").handler
+    return load_handler(capability).handler
 
 
 # -- the dispatcher itself ------------------------------------------------------------------

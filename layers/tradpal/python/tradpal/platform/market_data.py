@@ -40,26 +40,41 @@ def load_data(data: Mapping[str, Any]) -> pd.DataFrame:
     ``symbol``; ``sample`` builds the seeded synthetic market. An empty range is refused
     with a :class:`~tradpal.errors.DataContractError` saying which range was empty."""
     from tradpal.data.loading import load_ohlcv
+    from tradpal.data.quality import enforce_quality
 
     source = data.get("source") or "store"
-    timeframe = data.get("timeframe") or "1h"
-    extra = {k: data[k] for k in ("seed", "bars") if data.get(k) is not None}
+    tf = parse_timeframe(data.get("timeframe") or "1h")
     if source == "store":
         from tradpal.platform.environment import platform_env
 
-        extra["store"] = platform_env().market_store()
+        if not data.get("symbol"):
+            raise DataContractError("reading the store needs a symbol", hint='e.g. "BTC/USDT"')
+        frame = (
+            platform_env()
+            .market_store()
+            .read(data["symbol"], tf, data.get("start"), data.get("end"))
+        )
+        _refuse_empty(frame, data, tf.name)  # before the quality check, which says less
+        frame, _ = enforce_quality(frame, "reject", timeframe=tf)
+        return frame
+    extra = {k: data[k] for k in ("seed", "bars") if data.get(k) is not None}
     frame = load_ohlcv(
         source,
         symbol=data.get("symbol"),
-        timeframe=timeframe,
+        timeframe=tf.name,
         start=data.get("start"),
         end=data.get("end"),
         **extra,
     )
+    _refuse_empty(frame, data, tf.name)
+    return frame
+
+
+def _refuse_empty(frame: pd.DataFrame, data: Mapping[str, Any], timeframe: str) -> None:
     if frame.empty:
         raise DataContractError(
-            f"no {timeframe} bars of {data.get('symbol') or 'the sample'} from {source} in "
+            f"no {timeframe} bars of {data.get('symbol') or 'the sample'} from "
+            f"{data.get('source') or 'store'} in "
             f"[{data.get('start') or 'the first bar'}, {data.get('end') or 'now'})",
             hint="widen data.start/data.end, or ingest the range first (POST /v1/data/ingest)",
         )
-    return frame

@@ -1,0 +1,224 @@
+"""The backtests function through HTTP API v2 events, with the backtest state machine
+executing under moto and its tasks running the same handler: POST answers 202 with the run
+id, GET gives the status and, when done, the library's metrics and trades bit for bit and
+working pre-signed links; bad input names the field; Idempotency-Key repeats are one run."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+
+import pytest
+from fakes.lambda_events import LambdaContext, http_event, json_body, load_handler
+
+from tradpal.data.sources.synthetic import generate_ohlcv
+from tradpal.events.schemas import BacktestComplete
+from tradpal.local.machines import function_name
+from tradpal.platform.backtest_runs import backtest, check_request, output_files
+from tradpal.platform.runs import RunStore
+from tradpal.reports import result_document
+
+module = load_handler("backtests")
+DATA = {
+    "source": "sample",
+    "symbol": "SYN/USD",
+    "timeframe": "1h",
+    "start": "2024-01-01T00:00:00+00:00",
+    "end": "2024-02-15T00:00:00+00:00",
+}
+REQUEST = {"strategy": "ema_crossover", "params": {"fast": 10}, "data": DATA, "config": {}}
+
+
+def call(method: str, path: str, **kw) -> tuple[int, dict, dict]:
+    out = module.handler(http_event(method, path, **kw), LambdaContext())
+    return out["statusCode"], json_body(out), out.get("headers") or {}
+
+
+def wait(run_id: str, path: str = "/v1/backtests") -> dict:
+    for _ in range(2400):  # bounded
+        status, body, _ = call("GET", f"{path}/{run_id}", route=f"GET {path}/{{id}}")
+        assert status == 200, body
+        if body["status"] != "RUNNING":
+            return body
+        time.sleep(0.025)
+    raise AssertionError(f"run {run_id} still running")
+
+
+def fetch(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        return answer.read()
+
+
+def executions(world) -> list[dict]:
+    sfn = world.client("stepfunctions")
+    arn = world.env.state_machine_arns["backtest"]
+    return sfn.list_executions(stateMachineArn=arn)["executions"]
+
+
+@pytest.fixture
+def events(machines):
+    """Collects backtest_complete events from the bus (an SQS target)."""
+    sqs, ev = machines.client("sqs"), machines.client("events")
+    bus = machines.env.event_bus
+    queue = sqs.create_queue(QueueName=f"{bus}-bt")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    ev.put_rule(Name="bt", EventBusName=bus, EventPattern='{"detail-type": ["backtest_complete"]}')
+    ev.put_targets(Rule="bt", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn["QueueArn"]}])
+
+    def drain() -> list[dict]:
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in got.get("Messages", ())]
+
+    return drain
+
+
+def test_post_runs_the_backtest_and_get_returns_the_library_result(machines, events):
+    status, body, headers = call("POST", "/v1/backtests", body=REQUEST)
+    assert status == 202, body
+    run_id = body["run_id"]
+    assert body == {
+        "run_id": run_id,
+        "status": "RUNNING",
+        "links": {"self": f"/v1/backtests/{run_id}"},
+    }
+    assert headers["Location"] == f"/v1/backtests/{run_id}"
+    view = wait(run_id)
+    assert view["status"] == "SUCCEEDED", view
+    expected, frame = backtest(check_request(REQUEST))
+    document = json.loads(json.dumps(result_document(expected.result, frame)))
+    assert view["metrics"] == document["metrics"] and view["metrics"]["num_trades"] > 0
+    assert view["trades"] == {"inline": document["trades"]}
+    assert view["period"] == document["period"]
+    assert view["request"] == check_request(REQUEST) and view["created_at"]
+    files = output_files(expected, frame)
+    for name in ("result", "trades", "equity"):
+        assert fetch(view["links"][name]) == files[name]  # pre-signed URLs work, bit for bit
+    assert fetch(view["links"]["report"]).startswith(b"<!DOCTYPE")
+    (event,) = events()
+    detail = BacktestComplete.model_validate(event["detail"])
+    assert detail.run_id == run_id and detail.status == "SUCCEEDED"
+    assert detail.result["metrics"] == document["metrics"]
+
+
+def test_a_stored_dataset_is_read_from_the_platform_store(machines):
+    frame = generate_ohlcv(24 * 60, "1h", seed=3, start="2024-01-01", symbol="BTC/USDT")
+    machines.env.market_store().write(frame)
+    data = {"source": "store", "symbol": "BTC/USDT", "timeframe": "1h", "start": "2024-01-10"}
+    status, body, _ = call(
+        "POST", "/v1/backtests", body={"strategy": "ema_crossover", "data": data}
+    )
+    assert status == 202, body
+    view = wait(body["run_id"])
+    assert view["status"] == "SUCCEEDED", view
+    assert view["request"]["data"]["end"]  # an open end is pinned when the run is accepted
+    expected, _ = backtest(view["request"])
+    assert view["metrics"]["final_equity"] == expected.result.metrics.to_dict()["final_equity"]
+    assert view["period"]["start"].startswith("2024-01-10")
+
+    # a range with no bars fails the run with a clear error, which GET reports
+    empty = {**data, "start": "2023-01-01", "end": "2023-02-01"}
+    _, body, _ = call("POST", "/v1/backtests", body={"strategy": "ema_crossover", "data": empty})
+    view = wait(body["run_id"])
+    assert view["status"] == "FAILED"
+    assert view["error"]["error"] == "DataContractError" and "no 1h bars" in view["error"]["cause"]
+    assert view["request"]["data"]["start"].startswith("2023-01-01")  # the RUNNING item kept
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "said"),
+    [
+        ({"strategy": "no_such"}, "body.strategy", "unknown strategy"),
+        ({"params": {"nope": 1}}, "body.params", "nope"),
+        ({"params": {"fast": 60, "slow": 50}}, "body.params", "fast"),
+        ({"data": {**DATA, "timeframe": "7h"}}, "body.data.timeframe", "7h"),
+        ({"data": {**DATA, "start": "not a time"}}, "body.data.start", "not a time"),
+        ({"data": {**DATA, "end": "2023-01-01"}}, "body.data.end", "not after start"),
+        ({"data": {"timeframe": "1h"}}, "body.data.symbol", "symbol"),
+        ({"config": {"feez": 0.1}}, "body.config", "feez"),
+        ({"config": {"fees": -1}}, "body.config", "fees"),
+    ],
+)
+def test_refused_requests_answer_400_naming_the_field(change, field, said):
+    # refused before any AWS call: no moto needed (a start would fail on the missing ARN)
+    status, body, _ = call("POST", "/v1/backtests", body={**REQUEST, **change})
+    assert status == 400, body
+    assert body["error"]["code"] == "bad_request" and said in body["error"]["message"]
+    (detail,) = body["error"]["details"]
+    assert detail["field"] == field
+    if change.get("strategy"):
+        assert "ema_crossover" in detail["hint"]  # the library's hint lists the strategies
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"params": {}, "data": DATA}, "body.strategy"),
+        ({"strategy": "ema_crossover"}, "body.data"),
+        ({**REQUEST, "params": [1]}, "body.params"),
+        ({**REQUEST, "data": {**DATA, "source": "ftp"}}, "body.data.source"),
+        ({**REQUEST, "extra": 1}, "body.extra"),
+    ],
+)
+def test_invalid_bodies_answer_422_naming_the_field(body, field):
+    status, answer, _ = call("POST", "/v1/backtests", body=body)
+    assert status == 422, answer
+    assert answer["error"]["code"] == "validation_error"
+    assert field in [d["field"] for d in answer["error"]["details"]]
+
+
+def test_idempotency_key_repeats_are_one_run_and_a_changed_body_conflicts(machines):
+    key = {"Idempotency-Key": "k-123"}
+    first = call("POST", "/v1/backtests", body=REQUEST, headers=key)
+    again = call("POST", "/v1/backtests", body=REQUEST, headers=key)
+    assert first[0] == again[0] == 202
+    assert first[1] == again[1] and first[2]["Location"] == again[2]["Location"]
+    assert len(executions(machines)) == 1
+    status, body, _ = call("POST", "/v1/backtests", body={**REQUEST, "params": {}}, headers=key)
+    assert status == 409 and body["error"]["code"] == "idempotency_conflict"
+    other = call("POST", "/v1/backtests", body=REQUEST, headers={"Idempotency-Key": "k-456"})
+    assert other[0] == 202 and other[1]["run_id"] != first[1]["run_id"]
+    no_key = call("POST", "/v1/backtests", body=REQUEST)
+    assert no_key[1]["run_id"] not in (first[1]["run_id"], other[1]["run_id"])
+    assert len(executions(machines)) == 3
+
+
+def test_list_is_newest_first_and_bounded(machines):
+    ids = [call("POST", "/v1/backtests", body=REQUEST)[1]["run_id"] for _ in range(3)]
+    status, body, _ = call("GET", "/v1/backtests")
+    assert status == 200 and [r["run_id"] for r in body["runs"]] == ids[::-1]
+    assert body["runs"][0]["strategy"] == "ema_crossover"
+    _, one, _ = call("GET", "/v1/backtests", query={"limit": "1"})
+    assert [r["run_id"] for r in one["runs"]] == ids[-1:]
+    for bad in ("0", "201", "x"):
+        status, body, _ = call("GET", "/v1/backtests", query={"limit": bad})
+        assert status == 422 and body["error"]["details"][0]["field"] == "query.limit"
+
+
+def test_unknown_run_is_404_in_the_error_shape(aws):
+    status, body, _ = call("GET", "/v1/backtests/nope", route="GET /v1/backtests/{id}")
+    assert status == 404
+    assert body["error"]["code"] == "not_found" and "nope" in body["error"]["message"]
+
+
+def test_a_run_whose_execution_ended_unrecorded_is_reported_so(machines):
+    """An execution aborted from outside never reaches the Catch: GET says ABORTED."""
+    release, entered = threading.Event(), threading.Event()
+    real = module.handler
+
+    def blocking(event, context):
+        entered.set()
+        release.wait(10)  # bounded
+        return real(event, context)
+
+    machines.local.register(function_name(machines.env, "backtests"), blocking)
+    _, body, _ = call("POST", "/v1/backtests", body=REQUEST)
+    run_id = body["run_id"]
+    assert entered.wait(10)
+    record = RunStore(machines.env.runs_table).get(run_id)
+    machines.client("stepfunctions").stop_execution(executionArn=record.execution_arn)
+    release.set()
+    view = wait(run_id)
+    assert view["status"] == "ABORTED" and view["error"]["error"]
+    assert RunStore(machines.env.runs_table).get(run_id).status == "RUNNING"  # table untouched
