@@ -24,6 +24,7 @@ from tradpal.platform.api_docs import responses
 from tradpal.platform.candles import (
     MAX_CANDLES,
     Candle,
+    CandlesRequest,
     QualitySummary,
     TimeframeName,
     candles_frame,
@@ -45,7 +46,7 @@ ERRORS: dict[int, str] = {
 IndicatorEntry = str | dict[str, Any]
 
 
-class IndicatorsRequest(BaseModel):
+class IndicatorsRequest(CandlesRequest):
     """Indicators over ``candles`` or, without them, the stored ``symbol`` at ``timeframe``
     in ``[start, end)``."""
 

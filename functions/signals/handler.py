@@ -42,6 +42,7 @@ from tradpal.platform.api_docs import responses
 from tradpal.platform.candles import (
     MAX_CANDLES,
     Candle,
+    CandlesRequest,
     QualitySummary,
     TimeframeName,
     candles_frame,
@@ -68,7 +69,7 @@ WARMUP_FACTOR = 5  # EMA-type lines settle to float precision after about 5 peri
 IDEMPOTENCY_TTL_S = 8 * 86_400  # longer than the stream's retention: replays stay no-ops
 
 
-class SignalsRequest(BaseModel):
+class SignalsRequest(CandlesRequest):
     """A strategy over ``candles`` or, without them, the stored ``symbol`` at ``timeframe``
     in ``[start, end)``."""
 

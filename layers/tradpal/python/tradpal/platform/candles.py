@@ -31,6 +31,24 @@ MAX_CANDLES = 100_000
 MAX_ROWS_SHOWN = 5
 
 
+class CandlesRequest(BaseModel):
+    """Base of request models that carry candles: a short ``repr``.
+
+    Powertools formats every route's arguments into a debug message whether or not debug
+    logging is on; pydantic's repr of 1,000 candles costs more than computing their signals.
+    """
+
+    def __repr__(self) -> str:
+        parts = []
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            shown = f"<{len(value)} items>" if isinstance(value, list) else repr(value)
+            parts.append(f"{name}={shown}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    __str__ = __repr__
+
+
 class Candle(BaseModel):
     """One bar: ``time`` is its open time (ISO 8601; naive times are UTC), prices in the quote
     currency, volume in base units."""
