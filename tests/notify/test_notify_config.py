@@ -145,3 +145,20 @@ def test_no_secret_configured_means_no_channels(moto_secrets, monkeypatch):
     monkeypatch.delenv("TRADPAL_NOTIFIER_SECRET", raising=False)
     platform_env.cache_clear()
     assert load_config() == NotifierConfig()
+
+
+def test_the_generated_signing_key_signs_webhooks_that_have_no_secret_of_their_own():
+    # The deployed secret is created as {"webhooks": [], "signing_key": <generated>}.
+    key = "k" * 48
+    config = parse_config(
+        {
+            "signing_key": key,
+            "webhooks": [
+                {"url": "https://a.example/hook"},
+                {"url": "https://b.example/h", "secret": "own-secret"},
+            ],
+        }
+    )
+    assert [w.secret for w in config.webhooks] == [key, "own-secret"]
+    with pytest.raises(ConfigError, match="signing_key"):
+        parse_config({"signing_key": "short", "webhooks": []})

@@ -74,7 +74,7 @@ def _fail(where: str, problem: str) -> ConfigError:
     )
 
 
-def _webhook(index: int, entry: Any) -> WebhookConfig:
+def _webhook(index: int, entry: Any, signing_key: str | None = None) -> WebhookConfig:
     where = f"webhooks[{index}]"
     if not isinstance(entry, Mapping):
         raise _fail(where, f"must be an object, not {type(entry).__name__}")
@@ -105,7 +105,7 @@ def _webhook(index: int, entry: Any) -> WebhookConfig:
         raise _fail(f"{where}.name", "must be a non-empty string when given")
     return WebhookConfig(
         url=url.strip(),
-        secret=secret,
+        secret=secret or signing_key,
         events=frozenset(events) if events is not None else None,
         name=name.strip() if name else None,
     )
@@ -121,13 +121,17 @@ def parse_config(value: str | bytes | Mapping[str, Any]) -> NotifierConfig:
             raise _fail("secret", f"is not valid JSON ({exc.args[0].split(':')[0]})") from None
     if not isinstance(value, Mapping):
         raise _fail("secret", f"must be a JSON object, not {type(value).__name__}")
-    unknown = sorted(set(value) - {"webhooks"})
+    unknown = sorted(set(value) - {"webhooks", "signing_key"})
     if unknown:
-        raise _fail("secret", f"unknown key(s) {unknown} (allowed: ['webhooks'])")
+        raise _fail("secret", f"unknown key(s) {unknown} (allowed: ['signing_key', 'webhooks'])")
+    # The stacks generate signing_key: webhooks without their own secret are signed with it.
+    signing_key = value.get("signing_key")
+    if signing_key is not None and (not isinstance(signing_key, str) or len(signing_key) < 16):
+        raise _fail("signing_key", "must be a string of at least 16 characters when given")
     hooks = value.get("webhooks", [])
     if not isinstance(hooks, list):
         raise _fail("webhooks", f"must be a list, not {type(hooks).__name__}")
-    return NotifierConfig(tuple(_webhook(i, e) for i, e in enumerate(hooks)))
+    return NotifierConfig(tuple(_webhook(i, e, signing_key) for i, e in enumerate(hooks)))
 
 
 def _read_secret(secret_id: str) -> str:
