@@ -193,3 +193,18 @@ def test_bad_requests_and_events(aws, exchange):
     assert out["statusCode"] == 400 and "NOPE/USDT" in json_body(out)["error"]["message"]
     with pytest.raises(ConfigError):
         handler({"something": "else"}, LambdaContext())
+
+
+def test_a_dataset_stored_before_streams_only_bars_after_it(aws, exchange):
+    from tradpal.config import load_settings
+    from tradpal.data.sources.registry import make_source
+
+    options = load_settings().source_options["ccxt:binance"]
+    store = aws.env.market_store()
+    store.update(
+        make_source("ccxt:binance", **options), "BTC/USDT", "1h", ts(T0), ts(T0 + 50 * HOUR_MS)
+    )
+    stream = Stream(aws)
+    status, body = ingest(T0, T0 + 80 * HOUR_MS)
+    assert status == 200 and body["bars_written"] == 30 and body["new_bars"] == 30
+    assert_records_are(stream.read(), served(50, 80))

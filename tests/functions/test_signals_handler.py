@@ -181,3 +181,28 @@ def test_history_bound_covers_the_strategy_warm_up():
     assert module.history_bars(ema, "1h") >= 5 * slow
     assert module.history_bars(get_strategy("ema_crossover@4h"), "1h") >= 4 * 5 * slow
     assert module.history_bars(get_strategy("ema_crossover@1w"), "1m") == module.MAX_HISTORY_BARS
+
+
+def test_a_failing_dataset_fails_only_its_records(aws, monkeypatch):
+    url = capture_queue(aws, "trading_signal")
+    btc = generate_ohlcv(300, "1h", seed=5, symbol="BTC/USDT")
+    eth = generate_ohlcv(300, "1h", seed=6, symbol="ETH/USDT")
+    payloads = records_of(btc, "BTC/USDT", "1h") + records_of(eth, "ETH/USDT", "1h")
+    odd = json.loads(payloads[0])
+    odd["timeframe"] = "7h"
+    payloads.append(json.dumps(odd))
+    real = module.publish_signal
+
+    def publish(detail):
+        if detail["symbol"] == "ETH/USDT":
+            raise ConnectionError("bus unreachable")
+        real(detail)
+
+    monkeypatch.setattr(module, "publish_signal", publish)
+    event = kinesis_event(payloads, stream_arn=stream_arn(aws.env.market_stream))
+    seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+    failed = [f["itemIdentifier"] for f in handler(event, LambdaContext())["batchItemFailures"]]
+    assert failed == seqs[300:]  # every ETH record, and the record with a bad timeframe
+    published = drain(aws, url)
+    assert {e["detail"]["symbol"] for e in published} == {"BTC/USDT"}
+    assert len(published) == len(expected_signals(btc, 0, "ema_crossover"))
