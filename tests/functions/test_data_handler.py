@@ -208,3 +208,39 @@ def test_a_dataset_stored_before_streams_only_bars_after_it(aws, exchange):
     status, body = ingest(T0, T0 + 80 * HOUR_MS)
     assert status == 200 and body["bars_written"] == 30 and body["new_bars"] == 30
     assert_records_are(stream.read(), served(50, 80))
+
+
+class FlakyKinesis:
+    """The real (moto) client, except that the first PutRecords call refuses every other
+    record, as Kinesis does when a shard is throttled (ProvisionedThroughputExceeded)."""
+
+    def __init__(self, real) -> None:
+        self.real, self.calls = real, []
+
+    def put_records(self, StreamName, Records):
+        self.calls.append(len(Records))
+        if len(self.calls) > 1:
+            return self.real.put_records(StreamName=StreamName, Records=Records)
+        kept = Records[::2]
+        answer = self.real.put_records(StreamName=StreamName, Records=kept)
+        out, it = [], iter(answer["Records"])
+        for i in range(len(Records)):
+            out.append(
+                next(it)
+                if i % 2 == 0
+                else {"ErrorCode": "ProvisionedThroughputExceededException", "ErrorMessage": "slow"}
+            )
+        return {"FailedRecordCount": len(Records) // 2, "Records": out}
+
+
+def test_stream_puts_go_in_chunks_of_500_and_refused_records_are_retried(aws, exchange):
+    from tradpal.platform import clients
+
+    stream = Stream(aws)
+    flaky = FlakyKinesis(clients.client("kinesis"))
+    clients._clients["kinesis"] = flaky  # the fixture resets the cache afterwards
+    status, body = ingest(T0, T0 + 1000 * HOUR_MS)
+    assert status == 200 and body["new_bars"] == 1000
+    assert flaky.calls == [500, 250, 500]  # the refused half of the first chunk, once
+    records = stream.read()
+    assert sorted(r["time"] for r in records) == [ts(k[0]) for k in KLINES]
