@@ -120,7 +120,12 @@ def get_run(kind: str, run_id: str) -> RunRecord:
     """The run ``run_id`` of ``kind``, reconciled with its execution; 404 when unknown."""
     record = runs().get(run_id)
     if record is None or record.kind != kind:
-        raise not_found(f"{kind} run {run_id!r}", f"list the runs with GET /v1/{kind}s")
+        hint = (
+            "list the runs with GET /v1/backtests"
+            if kind == "backtest"
+            else "use the run_id that POST /v1/discovery answered"
+        )
+        raise not_found(f"{kind} run {run_id!r}", hint)
     return reconcile(record)
 
 

@@ -1,0 +1,125 @@
+"""The discovery function through HTTP API v2 events, with the discovery state machine (its
+Distributed Map included) executing under moto and its tasks running the real handlers: the
+run finds what the library's own loop finds; GET shows progress, the best and links."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+from fakes.lambda_events import LambdaContext, http_event, json_body, load_handler
+
+from tradpal.discovery import run_discovery
+
+module = load_handler("discovery")
+DATA = {
+    "source": "sample",
+    "symbol": "SYN/USD",
+    "timeframe": "1h",
+    "start": "2024-01-01T00:00:00+00:00",
+    "end": "2024-02-15T00:00:00+00:00",
+}
+REQUEST = {
+    "strategy": "ema_crossover",
+    "method": "genetic",
+    "risk": False,
+    "population": 4,
+    "generations": 2,
+    "elitism": 1,
+    "seed": 11,
+    "min_trades": 0,
+    "data": DATA,
+    "validation": {"holdout": 0.25, "folds": 2},
+}
+
+
+def call(method: str, path: str, **kw) -> tuple[int, dict, dict]:
+    out = module.handler(http_event(method, path, **kw), LambdaContext())
+    return out["statusCode"], json_body(out), out.get("headers") or {}
+
+
+def get(run_id: str) -> tuple[int, dict]:
+    status, body, _ = call("GET", f"/v1/discovery/{run_id}", route="GET /v1/discovery/{id}")
+    return status, body
+
+
+def test_post_runs_the_discovery_and_get_reports_the_library_result(machines):
+    status, body, headers = call("POST", "/v1/discovery", body=REQUEST)
+    assert status == 202, body
+    run_id = body["run_id"]
+    assert headers["Location"] == f"/v1/discovery/{run_id}" == body["links"]["self"]
+    for _ in range(2400):  # bounded
+        status, view = get(run_id)
+        assert status == 200 and view["status"] in ("RUNNING", "SUCCEEDED"), view
+        if view["status"] != "RUNNING":
+            break
+        time.sleep(0.025)
+    reference = run_discovery(REQUEST, workers=1, batch_size=2)
+    want = json.loads(json.dumps(reference["best"]))
+    assert view["best"] == {k: v for k, v in want.items() if k != "oos_equity"}
+    assert view["progress"]["done"] and view["progress"]["generations"] == 2
+    assert view["progress"]["summary"] == json.loads(json.dumps(reference["summary"]))
+    assert view["result"]["evaluated"] == len(reference["history"])
+    assert view["result"]["top"][0]["id"] == reference["best"]["id"]
+    with urllib.request.urlopen(view["links"]["final"], timeout=10) as answer:
+        final = json.loads(answer.read())
+    assert final["best"] == want and final["history"] == json.loads(
+        json.dumps(reference["history"])
+    )
+
+
+def test_idempotency_key_returns_the_same_run(machines):
+    key = {"Idempotency-Key": "disc-1"}
+    first = call("POST", "/v1/discovery", body=REQUEST, headers=key)
+    again = call("POST", "/v1/discovery", body=REQUEST, headers=key)
+    assert first[0] == again[0] == 202 and first[1] == again[1]
+    status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "seed": 1}, headers=key)
+    assert status == 409 and body["error"]["code"] == "idempotency_conflict"
+    arn = machines.env.state_machine_arns["discovery"]
+    runs = machines.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    assert [e["name"] for e in runs] == [first[1]["run_id"]]
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"strategy": "no_such"}, "unknown strategy"),
+        ({"elitism": 4}, "elitism"),
+        ({"objectives": ["nope"]}, "nope"),
+        ({"validation": {"holdout": 1.5}}, "holdout"),
+        ({"config": {"feez": 1}}, "feez"),
+    ],
+)
+def test_refused_requests_answer_400_with_the_library_message(change, said):
+    status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, **change})
+    assert status == 400, body
+    assert body["error"]["code"] == "bad_request" and said in body["error"]["message"]
+
+
+def test_store_data_needs_a_symbol_and_a_platform_source():
+    status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "data": {"source": "store"}})
+    assert status == 400 and body["error"]["details"][0]["field"] == "body.data.symbol"
+    status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "data": {"source": "x.csv"}})
+    assert status == 400 and body["error"]["details"][0]["field"] == "body.data.source"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"method": "genetic"}, "body.strategy"),
+        ({**REQUEST, "population": 1}, "body.population"),
+        ({**REQUEST, "method": "annealing"}, "body.method"),
+        ({**REQUEST, "unknown": 1}, "body.unknown"),
+    ],
+)
+def test_invalid_bodies_answer_422_naming_the_field(body, field):
+    status, answer, _ = call("POST", "/v1/discovery", body=body)
+    assert status == 422, answer
+    assert field in [d["field"] for d in answer["error"]["details"]]
+
+
+def test_unknown_run_is_404(aws):
+    status, body = get("nope")
+    assert status == 404 and body["error"]["code"] == "not_found"
