@@ -27,12 +27,14 @@ What is not kept across a restart: executions that were still running (their run
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
@@ -151,6 +153,8 @@ class LocalPlatform:
         return self
 
     def _start(self, stack: ExitStack) -> None:
+        # Handlers that record no metric in an invocation make Powertools warn each time.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         # moto's server logs every AWS call at INFO; the platform's own logs say what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         # The deployed Map tolerates no failed child; moto says it ignores the setting.
@@ -189,11 +193,12 @@ class LocalPlatform:
         self.aborted = self._abort_interrupted_runs() if restored else []
 
         # functions: the state-machine tasks' (with the machines), then every other one
-        self.env = deploy_state_machines(self.env, self.local)
+        handlers = {cap.name: _metrics_cleared(handler_of(cap.name)) for cap in self.catalog}
+        self.env = deploy_state_machines(self.env, self.local, handlers)
         self._set_environ(self.env.to_environ())
         platform_env.cache_clear()
         for cap in self.catalog:
-            self._ensure_function(cap, handler_of(cap.name))
+            self._ensure_function(cap, handlers[cap.name])
         stack.enter_context(self.local.install())
 
         # events: the catalog's rules, async configs and dead-letter queues
@@ -431,18 +436,22 @@ class LocalPlatform:
         return False
 
     def ingest_sample(self) -> dict[str, Any] | None:
-        """Store the offline sample through the data capability unless the store has data."""
-        from tradpal.data.sources.synthetic import generate_ohlcv
+        """Ingest the offline sample through the data capability (store, catalog, stream,
+        ``market_data_update``), unless the catalog already has datasets."""
+        import pandas as pd
 
-        store = self.env.market_store()
-        if store.catalog():
+        from tradpal.timeframes import parse_timeframe
+
+        data = importlib.import_module("functions.data.handler")
+        if client("dynamodb").scan(TableName=self.env.catalog_table, Limit=1).get("Items"):
             return None
-        frame = generate_ohlcv(
-            SAMPLE["bars"], SAMPLE["timeframe"], seed=42, symbol=SAMPLE["symbol"]
-        )
-        store.write(frame)
-        log.info("stored the offline sample %s %s", SAMPLE["symbol"], SAMPLE["timeframe"])
-        return {"symbol": SAMPLE["symbol"], "timeframe": SAMPLE["timeframe"], "bars": len(frame)}
+        tf = parse_timeframe(SAMPLE["timeframe"])
+        end = pd.Timestamp(tf.floor_ns(time.time_ns()), tz="UTC")
+        start = end - SAMPLE["bars"] * pd.Timedelta(seconds=tf.seconds)
+        # Seeded and labelled synthetic; the same source spec the CLI's sample uses.
+        done = data.ingest(SAMPLE["symbol"], tf.name, start, end, source="synthetic:seed=42")
+        log.info("stored the offline sample %s %s", SAMPLE["symbol"], tf.name)
+        return done.model_dump(mode="json")
 
     def _abort_interrupted_runs(self) -> list[str]:
         from tradpal.platform.runs import RunStore
@@ -516,6 +525,21 @@ class LocalPlatform:
             )
         results = self.fire(name)
         return {"schedule": name, "fired": True, "results": results}
+
+
+def _metrics_cleared(handler: Any) -> Any:
+    """``handler``, clearing Powertools' metrics after each call: with metrics disabled
+    (locally there is no CloudWatch to read EMF) Powertools never flushes them, and a
+    long-running process would accumulate every metric ever added."""
+    from aws_lambda_powertools import Metrics
+
+    def run(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        finally:
+            Metrics().clear_metrics()
+
+    return run
 
 
 def _error(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
