@@ -86,6 +86,7 @@ def test_requests_without_a_token_or_the_scope_are_refused(platform):
     body = {"strategy": "ema_crossover", "data": SAMPLE}
     status, refused, headers = api.call("POST", "/v1/backtests", body, token="")
     assert status == 401 and refused["error"]["code"] == "unauthorized"
+    assert headers["www-authenticate"].startswith("Bearer")
     read_only = p.token(("read",))
     status, refused, _ = api.call("POST", "/v1/backtests", body, token=read_only)
     assert status == 403 and refused["error"]["code"] == "forbidden"
