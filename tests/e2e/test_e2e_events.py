@@ -6,6 +6,7 @@ restarts on the same home and nothing is lost."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 
@@ -88,7 +89,7 @@ def test_scheduled_ingest_to_stream_to_signals_to_a_signed_webhook(world):
     assert len(ids) == len(set(ids)) == len([c for c in signals if c.outcome == "ok"])
     # signals alternate consistently and sit on streamed bars
     events = sorted((b["event"] for b in bodies), key=lambda e: e["time"])
-    for before, after in zip(events, events[1:], strict=False):
+    for before, after in itertools.pairwise(events):
         assert after["previous"] == before["side"]
     streamed = {pd.Timestamp(r["time"]) for r in records}
     assert {pd.Timestamp(e["time"]) for e in events} <= streamed
@@ -100,8 +101,8 @@ def test_scheduled_ingest_to_stream_to_signals_to_a_signed_webhook(world):
     assert len(receiver.delivered()) == len(delivered)
 
 
-def test_state_survives_a_restart(world, tmp_path):
-    platform, receiver, home, settings, hooks = world
+def test_state_survives_a_restart(world):
+    platform, _receiver, home, settings, hooks = world
     api = Client(platform.url, platform.token(("read", "trade")))
     data = {"symbol": "BTC/USDT", "timeframe": "1h"}
     status, accepted, _ = api.call(
