@@ -392,7 +392,7 @@ def post_ingest(request: IngestRequest) -> IngestResponse:
     responses=responses(CatalogResponse, "stored datasets", ERRORS),
 )
 def get_catalog(
-    symbol: Annotated[str | None, Query(description="only this symbol")] = None,
+    symbol: Annotated[str | None, Query(min_length=1, description="only this symbol")] = None,
     timeframe: Annotated[TimeframeName | None, Query(description="only this timeframe")] = None,
 ) -> CatalogResponse:
     ddb, table = _ddb(), _table()

@@ -139,3 +139,26 @@ def test_api_errors_keep_their_status_code_and_details():
         409,
         {"error": {"code": "conflict", "message": "busy", "details": {"run_id": "r1"}}},
     )
+
+
+def test_a_body_that_is_not_json_is_415():
+    event_body = json.dumps({"strategy": "ema", "bars": 3})
+    answer = APP.resolve(
+        {
+            "version": "2.0",
+            "routeKey": "POST /v1/things",
+            "rawPath": "/v1/things",
+            "rawQueryString": "",
+            "headers": {"content-type": "text/plain"},
+            "requestContext": {
+                "http": {"method": "POST", "path": "/v1/things", "protocol": "HTTP/1.1"},
+                "requestId": "r",
+                "stage": "$default",
+            },
+            "body": event_body,
+            "isBase64Encoded": False,
+        },
+        Context(),
+    )
+    assert answer["statusCode"] == 415
+    assert json.loads(answer["body"])["error"]["code"] == "unsupported_media_type"

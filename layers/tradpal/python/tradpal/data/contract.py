@@ -171,7 +171,13 @@ def to_utc_timestamp(
     if ts is pd.NaT:
         raise error(f"{what} is missing (NaT)", hint="give a date such as 2024-01-31")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.as_unit("ns")
+    try:
+        return ts.as_unit("ns")
+    except ValueError:  # OutOfBoundsDatetime: nanoseconds cover 1677-09-21..2262-04-11
+        raise error(
+            f"{what} {value!r} is out of range",
+            hint="give a time between 1677-09-22 and 2262-04-11 (UTC)",
+        ) from None
 
 
 def ensure_ohlcv(frame: object, *, what: str = "data") -> pd.DataFrame:

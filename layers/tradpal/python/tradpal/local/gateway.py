@@ -399,6 +399,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None):
         """Errors http.server raises itself (bad request line, unknown method): same shape."""
+        if code == 501 and getattr(self, "command", None):
+            # A method no route uses (TRACE...): API Gateway matches no route, so 404.
+            self._serve()
+            return
         self.close_connection = True
         text = message or self.responses.get(code, ("error",))[0]
         codes = {400: "bad_request", 414: "uri_too_long", 501: "not_implemented"}

@@ -83,6 +83,9 @@ def quality_summary(report: QualityReport) -> QualitySummary:
     )
 
 
+_NS_MIN, _NS_MAX = -(2**63) + 1, 2**63 - 1
+
+
 def _utc_ns(t: datetime) -> int:
     t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
     # integer arithmetic: no float rounding of microseconds
@@ -116,7 +119,24 @@ def candles_frame(
             [{"field": field, "message": "give at least one candle", "type": "too_short"}],
         )
     n = len(candles)
-    t = np.fromiter((_utc_ns(c.time) for c in candles), dtype=np.int64, count=n)
+    times = [_utc_ns(c.time) for c in candles]
+    # Candle times are nanoseconds in int64, as pandas keeps them: 1677-09-22..2262-04-11.
+    bad = [i for i, ns in enumerate(times) if not _NS_MIN <= ns <= _NS_MAX]
+    if bad:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"invalid request: {len(bad)} candle time(s) out of range",
+            [
+                {
+                    "field": f"{field}.{i}.time",
+                    "message": "give a time between 1677-09-22 and 2262-04-11 (UTC)",
+                    "type": "out_of_range",
+                }
+                for i in bad[:20]
+            ],
+        )
+    t = np.array(times, dtype=np.int64)
     values = np.array(
         [(c.open, c.high, c.low, c.close, c.volume) for c in candles], dtype=np.float64
     ).reshape(n, 5)

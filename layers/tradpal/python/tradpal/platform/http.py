@@ -15,6 +15,8 @@ body or query that fails validation (``details`` names each failing field), 500 
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -105,6 +107,57 @@ def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, An
     return out
 
 
+JSON_TYPES = ("application/json",)
+
+
+def _unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    """415 for an HTTP API event whose body is not JSON by its Content-Type, 400 for one whose
+    body does not parse as JSON; None for a readable body (no Content-Type is taken as JSON,
+    as most HTTP clients send it)."""
+    raw = event.get("body")
+    if not raw:
+        return None
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    ctype = str(headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
+        status, body = (
+            415,
+            error_body(
+                "unsupported_media_type",
+                f"the request body must be JSON, not {ctype}",
+                {"hint": "send Content-Type: application/json"},
+            ),
+        )
+    else:
+        try:
+            text = base64.b64decode(raw) if event.get("isBase64Encoded") else raw
+            json.loads(text)
+            return None
+        except (ValueError, TypeError) as exc:
+            status, body = (
+                400,
+                error_body(
+                    "invalid_json",
+                    f"the request body is not valid JSON ({type(exc).__name__})",
+                    {"hint": "send a JSON object as the body"},
+                ),
+            )
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": dumps(body, indent=None),
+        "isBase64Encoded": False,
+    }
+
+
+class _Resolver(APIGatewayHttpResolver):
+    """Powertools' resolver, refusing non-JSON bodies before its validation parses them."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        refused = _unreadable_body(event) if isinstance(event, Mapping) else None
+        return refused if refused is not None else super().resolve(event, context)
+
+
 def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
     """A Powertools HTTP API resolver with validation and the error shape installed."""
     from aws_lambda_powertools.event_handler import CORSConfig
@@ -114,7 +167,7 @@ def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
         if (cors_origins)
         else None
     )
-    app = APIGatewayHttpResolver(enable_validation=True, cors=cors)
+    app = _Resolver(enable_validation=True, cors=cors)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:

@@ -126,6 +126,14 @@ def build_document(
                 "description": "The request fails validation; details name each field",
                 "content": {"application/json": {"schema": error_ref}},
             }
+        if "requestBody" in op:
+            responses.setdefault(
+                "415",
+                {
+                    "description": "The request body is not JSON",
+                    "content": {"application/json": {"schema": error_ref}},
+                },
+            )
         if route.public:
             op["security"] = []
             gateway = {"429": _GATEWAY_ERRORS["429"]}
