@@ -1,4 +1,4 @@
-# The two commands a newcomer needs: `make run` (the main job) and `make test`.
+# The two commands a newcomer needs: `make run` (TradPal, locally) and `make test`.
 # Each sets up .venv/ first when it is missing or older than the package files.
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 
 .PHONY: run test bench lint install
 run: $(STAMP)
-	$(BIN)/tradpal demo
+	$(BIN)/tradpal up
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -31,9 +31,10 @@ METRICS_NAMESPACE = "TradPal"
 
 # What each capability may touch; anything not listed is denied (least privilege).
 ACCESS: dict[str, frozenset[str]] = {
-    "health": frozenset(),
-    "indicators": frozenset({"market_data:r", "catalog:r"}),
-    "signals": frozenset({"market_data:r", "catalog:r", "events", "stream:r"}),
+    # health only asks whether each resource is there (describe/list), never reads data
+    "health": frozenset({"describe"}),
+    "indicators": frozenset({"market_data:r", "catalog:r", "results:rw"}),
+    "signals": frozenset({"market_data:r", "catalog:r", "events", "stream:r", "idempotency:rw"}),
     "data": frozenset({"market_data:rw", "catalog:rw", "events", "stream:w"}),
     "backtests": frozenset(
         {
@@ -51,7 +52,7 @@ ACCESS: dict[str, frozenset[str]] = {
         | {"sfn:discovery"}
     ),
     "discovery_evaluate": frozenset({"market_data:r", "catalog:r", "results:rw"}),
-    "notifier": frozenset({"idempotency:rw", "runs:r", "secret:notifier"}),
+    "notifier": frozenset({"idempotency:rw", "secret:notifier"}),
 }
 
 _STREAM_WRITE = ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"]
@@ -359,6 +360,8 @@ class FunctionsStack(cdk.Stack):
                 self._grant_state_machine(fn, mode)
             elif what == "secret":
                 self.notifier_secret.grant_read(fn)
+            elif what == "describe":
+                self._grant_describe(fn, tables)
             else:  # pragma: no cover - ACCESS is a literal above
                 raise ValueError(f"unknown access {item!r}")
 
@@ -388,6 +391,21 @@ class FunctionsStack(cdk.Stack):
                 f"{action} is a CDK grant action family (grant_read/grant_read_write), "
                 f"limited to the {purpose} bucket and its objects.",
             )
+
+    def _grant_describe(self, fn: lambda_.Function, tables: dict) -> None:
+        """What the health checks call: list each bucket, describe each table, the bus and
+        the stream; no data access."""
+        buckets = [
+            f"arn:{cdk.Aws.PARTITION}:s3:::{self.config.bucket_name(p)}"
+            for p in ("market-data", "results")
+        ]
+        for actions, resources in (
+            (["s3:ListBucket"], buckets),
+            (["dynamodb:DescribeTable"], [t.table_arn for t in tables.values()]),
+            (["events:DescribeEventBus"], [self.shared.bus_arn]),
+            (["kinesis:DescribeStreamSummary"], [self.shared.stream_arn]),
+        ):
+            fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
 
     def _grant_state_machine(self, fn: lambda_.Function, machine: str) -> None:
         name = self.config.state_machine_name(machine)

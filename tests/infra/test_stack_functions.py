@@ -73,7 +73,7 @@ def test_run_starters_may_start_only_their_state_machine(synth_dev):
     assert any("stateMachine:tradpal-dev-discovery" in s for s in starts)
 
 
-def test_health_has_no_data_access(synth_dev):
+def test_health_may_only_describe_what_it_checks(synth_dev):
     policies = synth_dev.resources("functions", "AWS::IAM::Policy")
     for policy in policies.values():
         roles = [r["Ref"] for r in policy["Properties"]["Roles"]]
@@ -83,4 +83,12 @@ def test_health_has_no_data_access(synth_dev):
                 for s in policy["Properties"]["PolicyDocument"]["Statement"]
                 for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
             }
-            assert actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+            # is each resource there: never a read or write of data
+            assert actions <= {
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "s3:ListBucket",
+                "dynamodb:DescribeTable",
+                "events:DescribeEventBus",
+                "kinesis:DescribeStreamSummary",
+            }
