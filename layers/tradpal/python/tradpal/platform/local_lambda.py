@@ -102,6 +102,10 @@ class LocalLambda:
     def __init__(self, handlers: Mapping[str, Handler] | None = None) -> None:
         self._handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
+        # One invocation at a time per function, as in one Lambda execution environment:
+        # handlers keep per-invocation state in module globals (Powertools' resolver holds
+        # the current event), which concurrent threads would mix up.
+        self._running: dict[str, threading.Lock] = {}
         self.calls: list[Invocation] = []
         for name, handler in (handlers or {}).items():
             self.register(name, handler)
@@ -131,6 +135,7 @@ class LocalLambda:
         error or None)``. A :class:`LambdaServiceError` propagates (the caller maps it)."""
         with self._lock:
             handler = self._handlers.get(function_name)
+            running = self._running.setdefault(function_name, threading.Lock())
         if handler is None:
             raise ConfigError(
                 f"no in-process handler for Lambda function {function_name!r}",
@@ -145,7 +150,8 @@ class LocalLambda:
         )
         outcome, error, function_error = "ok", None, None
         try:
-            result = handler(event, context)
+            with running:
+                result = handler(event, context)
             payload = json.dumps(result).encode()
         except LambdaServiceError as exc:
             self._record(Invocation(function_name, event, "service_error", exc.code, b""))
