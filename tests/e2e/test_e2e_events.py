@@ -12,7 +12,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import Client
+from fakes.api_client import Client
 from fakes.fake_binance import FakeBinance, generated_klines
 
 from tradpal.local.platform import LocalPlatform

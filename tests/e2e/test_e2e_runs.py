@@ -7,7 +7,7 @@ import csv
 import io
 import json
 
-from conftest import fetch
+from fakes.api_client import fetch
 
 from tradpal.backtest.runs import backtest_strategy, config_for
 from tradpal.discovery import run_discovery

@@ -57,6 +57,12 @@ class MotoServer:
                 f"cannot start the local AWS services on {self.url}: {exc}",
                 hint="choose another port or stop what is using it",
             ) from None
+        # moto's backends are process-wide: a server started after another in the same
+        # process would see its resources. Start from nothing (the platform restores its own
+        # state from its snapshot).
+        reset = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
+        with urllib.request.urlopen(reset, timeout=10) as answer:
+            answer.read()
         request = urllib.request.Request(
             f"{self.url}/moto-api/config",
             data=json.dumps(MOTO_CONFIG).encode(),
