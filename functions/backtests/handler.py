@@ -29,10 +29,9 @@ from tradpal.platform.run_api import (
     RunAccepted,
     RunError,
     checked,
-    dispatch_task,
     get_run,
+    handle,
     idempotency_key,
-    is_task_event,
     responses,
     run_fields,
     runs,
@@ -174,8 +173,4 @@ app.include_router(router)  # after the routes: include_router copies them
 @obs.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> Any:
     """API requests (HTTP API v2) and the backtest state machine's tasks."""
-    if is_task_event(event):
-        obs.logger.set_correlation_id(event.get("run_id"))
-        return dispatch_task(backtest_runs.TASKS, event)
-    obs.logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
-    return app.resolve(event, context)
+    return handle(event, context, app=app, tasks=backtest_runs.TASKS, logger=obs.logger)

@@ -27,10 +27,9 @@ from tradpal.platform.run_api import (
     RunAccepted,
     RunError,
     checked,
-    dispatch_task,
     get_run,
+    handle,
     idempotency_key,
-    is_task_event,
     responses,
     run_fields,
     start,
@@ -123,8 +122,4 @@ app.include_router(router)  # after the routes: include_router copies them
 @obs.tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> Any:
     """API requests (HTTP API v2) and the discovery state machine's tasks."""
-    if is_task_event(event):
-        obs.logger.set_correlation_id(event.get("run_id"))
-        return dispatch_task(discovery_runs.TASKS, event)
-    obs.logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
-    return app.resolve(event, context)
+    return handle(event, context, app=app, tasks=discovery_runs.TASKS, logger=obs.logger)

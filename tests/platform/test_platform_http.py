@@ -6,6 +6,7 @@ import json
 
 import pytest
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from fakes.lambda_events import http_event
 from pydantic import BaseModel, Field
 
 from tradpal.errors import ConfigError
@@ -51,23 +52,14 @@ class Context:
 
 
 def call(method: str, path: str, body=None) -> tuple[int, dict]:
-    event = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json"},
-        "requestContext": {
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "1.1.1.1"},
-            "requestId": "req-1",
-            "routeKey": f"{method} {path}",
-            "stage": "$default",
-        },
-        "body": None if body is None else json.dumps(body),
-        "isBase64Encoded": False,
-    }
-    answer = APP.resolve(event, Context())
+    answer = APP.resolve(http_event(method, path, body=body), Context())
     return answer["statusCode"], json.loads(answer["body"])
+
+
+def raw_call(body: str, content_type: str) -> dict:
+    """POST /v1/things with ``body`` sent as it is (not JSON-encoded)."""
+    event = http_event("POST", "/v1/things", headers={"content-type": content_type})
+    return APP.resolve({**event, "body": body}, Context())
 
 
 def _is_error_shape(body: dict) -> bool:
@@ -92,24 +84,7 @@ def test_validation_errors_are_422_and_name_every_failing_field():
 
 @pytest.mark.parametrize("payload", ["not json", "[1, 2]", "null"])
 def test_a_body_that_is_not_an_object_is_a_client_error(payload):
-    event_body = payload
-    answer = APP.resolve(
-        {
-            "version": "2.0",
-            "routeKey": "POST /v1/things",
-            "rawPath": "/v1/things",
-            "rawQueryString": "",
-            "headers": {"content-type": "application/json"},
-            "requestContext": {
-                "http": {"method": "POST", "path": "/v1/things", "protocol": "HTTP/1.1"},
-                "requestId": "r",
-                "stage": "$default",
-            },
-            "body": event_body,
-            "isBase64Encoded": False,
-        },
-        Context(),
-    )
+    answer = raw_call(payload, "application/json")
     assert 400 <= answer["statusCode"] < 500
     assert _is_error_shape(json.loads(answer["body"]))
 
@@ -121,9 +96,12 @@ def test_library_refusals_are_400_with_the_hint():
 
 
 def test_unexpected_errors_are_500_without_internals():
-    status, body = call("POST", "/v1/things", {"strategy": "crash", "bars": 1})
-    assert status == 500 and body["error"]["code"] == "internal_error"
-    assert "/var/task" not in json.dumps(body) and "req-1" in body["error"]["message"]
+    event = http_event("POST", "/v1/things", body={"strategy": "crash", "bars": 1})
+    answer = APP.resolve(event, Context())
+    body = json.loads(answer["body"])
+    assert answer["statusCode"] == 500 and body["error"]["code"] == "internal_error"
+    assert "/var/task" not in json.dumps(body)
+    assert event["requestContext"]["requestId"] in body["error"]["message"]
 
 
 def test_missing_resources_and_routes_are_404_in_the_same_shape():
@@ -142,23 +120,6 @@ def test_api_errors_keep_their_status_code_and_details():
 
 
 def test_a_body_that_is_not_json_is_415():
-    event_body = json.dumps({"strategy": "ema", "bars": 3})
-    answer = APP.resolve(
-        {
-            "version": "2.0",
-            "routeKey": "POST /v1/things",
-            "rawPath": "/v1/things",
-            "rawQueryString": "",
-            "headers": {"content-type": "text/plain"},
-            "requestContext": {
-                "http": {"method": "POST", "path": "/v1/things", "protocol": "HTTP/1.1"},
-                "requestId": "r",
-                "stage": "$default",
-            },
-            "body": event_body,
-            "isBase64Encoded": False,
-        },
-        Context(),
-    )
+    answer = raw_call(json.dumps({"strategy": "ema", "bars": 3}), "text/plain")
     assert answer["statusCode"] == 415
     assert json.loads(answer["body"])["error"]["code"] == "unsupported_media_type"

@@ -169,3 +169,13 @@ def dispatch_task(tasks: Mapping[str, Task], event: Mapping[str, Any]) -> Any:
 def is_task_event(event: Any) -> bool:
     """Whether ``event`` is a state machine's task payload (not an API request)."""
     return isinstance(event, Mapping) and ("task" in event or "BatchInput" in event)
+
+
+def handle(event: Any, context: Any, *, app: Any, tasks: Mapping[str, Task], logger: Any) -> Any:
+    """A run capability's Lambda entry: state-machine tasks go to ``tasks`` (correlated by
+    run id), everything else is an API request for ``app`` (correlated by request id)."""
+    if is_task_event(event):
+        logger.set_correlation_id(event.get("run_id"))
+        return dispatch_task(tasks, event)
+    logger.set_correlation_id((event.get("requestContext") or {}).get("requestId"))
+    return app.resolve(event, context)
