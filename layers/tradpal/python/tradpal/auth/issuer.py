@@ -106,6 +106,19 @@ def _private_write(path: Path, data: bytes) -> bool:
         os.unlink(tmp)
 
 
+def _replace(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a uniquely named temporary file renamed over it,
+    so concurrent writers (threads or processes) never share or lose a temporary file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class LocalIssuer:
     """An RS256 issuer for development tokens. Build it with :meth:`load_or_create`."""
 
@@ -183,9 +196,7 @@ class LocalIssuer:
             "kid": this.kid,
         }
         if meta != stored:
-            tmp = meta_path.with_name(f".{META_FILE}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-            os.replace(tmp, meta_path)
+            _replace(meta_path, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
         return this
 
     @staticmethod
