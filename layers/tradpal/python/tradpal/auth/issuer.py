@@ -20,8 +20,6 @@ import base64
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tradpal.auth.jwt import ALGORITHM, AuthorizerConfig
 from tradpal.errors import ConfigError
+from tradpal.files import create_file, replace_file
 from tradpal.platform.catalog import SCOPES
 
 DEFAULT_ISSUER = "https://tradpal.local/issuer"
@@ -82,41 +81,6 @@ def openid_configuration(
         "scopes_supported": list(scopes),
         "claims_supported": ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "scope"],
     }
-
-
-def _private_write(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` (mode 0600) unless it exists; True when this call wrote it.
-
-    Atomic and no-clobber (a temporary file hard-linked into place), so two processes that
-    start at once both end up with the same key.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        os.unlink(tmp)
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a uniquely named temporary file renamed over it,
-    so concurrent writers (threads or processes) never share or lose a temporary file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalIssuer:
@@ -176,7 +140,7 @@ class LocalIssuer:
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            if _private_write(key_path, pem):
+            if create_file(key_path, pem, mode=0o600):
                 _log.info("created the local issuer's signing key in %s", folder)
         key = cls._read_key(key_path)
         stored = cls._read_meta(meta_path)
@@ -196,7 +160,7 @@ class LocalIssuer:
             "kid": this.kid,
         }
         if meta != stored:
-            _replace(meta_path, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
+            replace_file(meta_path, json.dumps(meta, indent=2) + "\n")
         return this
 
     @staticmethod

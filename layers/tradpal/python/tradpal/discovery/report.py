@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import plotly.graph_objects as go
 
 from tradpal.discovery.objectives import pareto_front
 from tradpal.errors import DiscoveryError
+from tradpal.files import replace_file
 from tradpal.reports.html import (
     METRIC_LABELS,
     figure_block,
@@ -196,17 +195,6 @@ def discovery_report_html(state: Mapping[str, Any]) -> str:
     )
 
 
-def _write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_discovery_outputs(state: Mapping[str, Any], directory: Path | str) -> dict[str, Path]:
     """Write discovery.json, report.html and (several objectives) pareto.csv into
     ``directory`` (created), each atomically; returns their paths by name."""
@@ -214,11 +202,11 @@ def write_discovery_outputs(state: Mapping[str, Any], directory: Path | str) -> 
     out.mkdir(parents=True, exist_ok=True)
     html_text = discovery_report_html(state)
     paths = {"discovery.json": out / "discovery.json", "report.html": out / "report.html"}
-    _write(paths["discovery.json"], dumps(state))
-    _write(paths["report.html"], html_text)
+    replace_file(paths["discovery.json"], dumps(state))
+    replace_file(paths["report.html"], html_text)
     if len(_objectives(state)) > 1:
         paths["pareto.csv"] = out / "pareto.csv"
-        _write(paths["pareto.csv"], pareto_csv(state))
+        replace_file(paths["pareto.csv"], pareto_csv(state))
     return paths
 
 

@@ -30,6 +30,7 @@ import pandas as pd
 
 from tradpal.discovery.evaluate import _setting, evaluate, load_batch_frame
 from tradpal.errors import DiscoveryError
+from tradpal.files import replace_file
 
 DEFAULT_BATCH_SIZE = 25
 Progress = Callable[[int, int, dict], None]
@@ -76,12 +77,7 @@ def write_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(state, allow_nan=False, separators=(",", ":")))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    replace_file(path, json.dumps(state, allow_nan=False, separators=(",", ":")))
 
 
 def read_checkpoint(path: Path) -> dict:

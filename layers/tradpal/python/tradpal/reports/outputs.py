@@ -19,8 +19,6 @@ and renamed into place, so an interrupted write never leaves a half-written file
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +28,7 @@ import pandas as pd
 
 from tradpal.data.contract import ensure_ohlcv, get_meta
 from tradpal.errors import ReportError
+from tradpal.files import replace_file
 from tradpal.serialize import dumps, to_jsonable
 
 if TYPE_CHECKING:
@@ -116,10 +115,10 @@ def write_backtest_outputs(
             hint="choose a folder you can write to",
         ) from None
     paths = {key: folder / name for key, name in OUTPUT_FILES.items()}
-    _write_text(paths["result"], dumps(result_document(result, frame)) + "\n")
-    _write_text(paths["trades"], result.trades.to_csv(index=False))
-    _write_text(paths["equity"], equity_frame(result, frame).to_csv(index=True))
-    _write_text(paths["report"], backtest_report_html(result, frame, indicators))
+    replace_file(paths["result"], dumps(result_document(result, frame)) + "\n")
+    replace_file(paths["trades"], result.trades.to_csv(index=False))
+    replace_file(paths["equity"], equity_frame(result, frame).to_csv(index=True))
+    replace_file(paths["report"], backtest_report_html(result, frame, indicators))
     return paths
 
 
@@ -138,15 +137,3 @@ def check_aligned(result: BacktestResult, frame: pd.DataFrame) -> None:
             "the result's equity curve is indexed by other times than the data",
             hint="pass the same frame that the backtest ran on",
         )
-
-
-def _write_text(path: Path, text: str) -> None:
-    # Write beside the target and rename: readers see the old file or the new one, never half.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
