@@ -125,7 +125,7 @@ def start_backtest(body: BacktestRequest):
     posted = body.model_dump(mode="json")
     request = checked(backtest_runs.check_request, posted)
     key = idempotency_key(router.current_event.headers)
-    response = start("backtest", "backtest", PATH, key, posted, request)
+    response = start("backtest", "backtest", PATH, key, posted, request, app.lambda_context)
     obs.metrics.add_metric(name="BacktestsStarted", unit=MetricUnit.Count, value=1)
     return response
 

@@ -94,7 +94,7 @@ def start_discovery(body: DiscoveryRequest):
     posted = body.model_dump(mode="json", exclude_none=True)
     request = checked(discovery_runs.check_request, posted)
     key = idempotency_key(router.current_event.headers)
-    response = start("discovery", "discovery", PATH, key, posted, request)
+    response = start("discovery", "discovery", PATH, key, posted, request, app.lambda_context)
     obs.metrics.add_metric(name="DiscoveriesStarted", unit=MetricUnit.Count, value=1)
     return response
 

@@ -93,10 +93,12 @@ def start(
     key: str | None,
     body: Mapping[str, Any],
     request: Mapping[str, Any],
+    context: Any = None,
 ) -> Any:
     """Start run ``kind`` on ``machine`` once per Idempotency-Key and answer 202 with the
     run id and a Location header. ``body`` is the request as posted (what a repeated key
-    must match); ``request`` is the checked request the execution gets."""
+    must match); ``request`` is the checked request the execution gets; ``context`` is the
+    invocation's Lambda context (it bounds an in-progress idempotency record)."""
 
     def start_once() -> dict[str, Any]:
         run_id = run_id_for(kind, key)
@@ -108,7 +110,7 @@ def start(
             run_id=record.run_id, status=record.status, links={"self": f"{path}/{run_id}"}
         ).model_dump()
 
-    answer = idempotent(kind, key, body, start_once)
+    answer = idempotent(kind, key, body, start_once, context)
     return json_response(202, answer, {"Location": answer["links"]["self"]})
 
 

@@ -74,11 +74,19 @@ def start_run(kind: str, machine: str, run_id: str, request: Mapping[str, Any]) 
 
 
 def idempotent(
-    kind: str, key: str | None, body: Mapping[str, Any], start: Callable[[], dict[str, Any]]
+    kind: str,
+    key: str | None,
+    body: Mapping[str, Any],
+    start: Callable[[], dict[str, Any]],
+    context: Any = None,
 ) -> dict[str, Any]:
     """``start()``'s answer, computed once per ``key``: a repeat with the same ``body`` gets
     the stored answer without calling ``start``; with another body Powertools raises
-    ``IdempotencyValidationError`` (the API answers 409). No key: just ``start()``."""
+    ``IdempotencyValidationError`` (the API answers 409). No key: just ``start()``.
+
+    ``context`` (the Lambda context) bounds the in-progress record by the invocation's
+    remaining time, so a start cut off by a timeout can be retried at once, not only after
+    the record expires."""
     if key is None:
         return start()
     from aws_lambda_powertools.utilities.idempotency import (
@@ -95,6 +103,8 @@ def idempotent(
         payload_validation_jmespath="body",
         expires_after_seconds=IDEMPOTENCY_TTL_S,
     )
+    if context is not None:
+        config.register_lambda_context(context)
 
     @idempotent_function(
         data_keyword_argument="request", persistence_store=persistence, config=config
