@@ -15,6 +15,7 @@ import os
 import platform
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import suppress
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -61,9 +62,15 @@ class HealthResponse(BaseModel):
 
 
 @cache
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session()
+
+
+@cache
 def _fast_client(service: str, endpoint: str | None, region: str | None) -> Any:
     """A client that fails fast (health must answer within its own timeout)."""
-    import boto3
     from botocore.config import Config
 
     config = Config(
@@ -71,7 +78,7 @@ def _fast_client(service: str, endpoint: str | None, region: str | None) -> Any:
         read_timeout=READ_TIMEOUT_S,
         retries={"mode": "standard", "max_attempts": 1},
     )
-    return boto3.session.Session().client(
+    return _session().client(
         service, config=config, endpoint_url=endpoint or None, region_name=region
     )
 
@@ -82,9 +89,8 @@ def fast_client(service: str) -> Any:
     return _fast_client(service, env.get("AWS_ENDPOINT_URL"), region)
 
 
-def _probe(kind: str, resource: str) -> None:
-    """Raise if ``resource`` is not usable."""
-    c = fast_client(kind)
+def _probe(c: Any, kind: str, resource: str) -> None:
+    """Raise if ``resource`` is not usable (``c``: a client of service ``kind``)."""
     if kind == "s3":
         c.head_bucket(Bucket=resource)
     elif kind == "dynamodb":
@@ -110,7 +116,9 @@ def _error_text(exc: BaseException) -> str:
 def _timed(name: str, kind: str, resource: str) -> Check:
     began = time.perf_counter()
     try:
-        _probe(kind, resource)
+        c = fast_client(kind)
+        began = time.perf_counter()  # the check's latency, not the client's construction
+        _probe(c, kind, resource)
         error = None
     except Exception as exc:  # a failing dependency is a result, not a crash
         error = _error_text(exc)
@@ -141,6 +149,11 @@ def run_checks(deps: list[tuple[str, str, str]], budget_s: float = CHECK_BUDGET_
     """Every check in parallel; one still running after ``budget_s`` counts as failed."""
     if not deps:
         return []
+    # Clients first, one after another: building one loads its service model (slow, and not
+    # what a check measures) and boto3 sessions are not safe to share between threads.
+    for kind in sorted({kind for _, kind, _ in deps}):
+        with suppress(Exception):  # the check meets the error again and reports it
+            fast_client(kind)
     pool = ThreadPoolExecutor(max_workers=len(deps))
     futures = [pool.submit(_timed, *d) for d in deps]
     wait(futures, timeout=budget_s)

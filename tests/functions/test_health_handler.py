@@ -45,11 +45,12 @@ def test_health_ok_then_degraded_when_a_bucket_is_gone(aws):
 
 
 def test_a_check_without_an_answer_counts_as_failed(monkeypatch):
-    def hang(kind, resource):
+    def hang(c, kind, resource):
         import time
 
         time.sleep(1.0)
 
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setattr(module, "_probe", hang)
     [check] = module.run_checks([("event_bus", "events", "bus")], budget_s=0.05)
     assert not check.ok and "no answer within 0.05 s" in check.error
