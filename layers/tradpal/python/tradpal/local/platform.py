@@ -21,8 +21,11 @@
   and restored on the next start (:mod:`tradpal.local.snapshot`), so runs survive a restart;
   the issuer's key too, so tokens do.
 
+Stopping is graceful: the gateway stops taking requests, then events in delivery and records
+on the Kinesis stream are consumed (up to ``drain_s``), then the final snapshot is taken.
 What is not kept across a restart: executions that were still running (their runs are marked
-``ABORTED`` with the reason) and records on the Kinesis stream that no consumer had read yet.
+``ABORTED`` with the reason), and stream records or events still unconsumed when the platform
+was killed, or when the drain ran out of time (a warning names what was left).
 """
 
 from __future__ import annotations
@@ -76,7 +79,8 @@ class LocalPlatform:
     ``run_schedules``: fire scheduled rules on their schedule (on demand always works);
     ``throttle``: apply the catalog's per-route throttles; ``webhooks``: notifier channels
     (``[{"url", "secret", "events"}]``) written into the notifier secret;
-    ``settings``: extra ``TRADPAL_*`` settings for the functions (``{"sources": ...}``).
+    ``settings``: extra ``TRADPAL_*`` settings for the functions (``{"sources": ...}``);
+    ``drain_s``: how long :meth:`stop` waits for in-flight events and stream records.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class LocalPlatform:
         settings: Mapping[str, str] | None = None,
         catalog: Catalog = CATALOG,
         snapshot_interval_s: float = 2.0,
+        drain_s: float = 30.0,
     ) -> None:
         from tradpal.config import load_settings
 
@@ -102,6 +107,7 @@ class LocalPlatform:
         self.settings = dict(settings or {})
         self.catalog = catalog
         self.snapshot_interval_s = snapshot_interval_s
+        self.drain_s = drain_s
         self.env = local_env()
         self.local = LocalLambda()
         self.pollers: list[Any] = []
@@ -217,6 +223,8 @@ class LocalPlatform:
             snapshot_dir, buckets=buckets, tables=tables, interval_s=self.snapshot_interval_s
         ).start()
         stack.callback(self.snapshotter.stop)
+        # Runs after the gateway stops and before the final snapshot (the stack unwinds LIFO).
+        stack.callback(self._drain)
 
         # the gateway
         self.issuer = LocalIssuer.load_or_create(self.state_dir / "issuer")
@@ -434,6 +442,15 @@ class LocalPlatform:
             if not busy and self.delivery.drain(0.01):
                 return True
         return False
+
+    def _drain(self) -> None:
+        """Let in-flight events and stream records finish before the final snapshot."""
+        if not self.idle(self.drain_s):
+            log.warning(
+                "stopping with work in flight after %.0f s: events in delivery or stream "
+                "records not yet consumed are not kept",
+                self.drain_s,
+            )
 
     def ingest_sample(self) -> dict[str, Any] | None:
         """Ingest the offline sample through the data capability (store, catalog, stream,

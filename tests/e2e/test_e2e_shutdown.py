@@ -1,0 +1,36 @@
+"""Stopping the local platform is graceful: what was in flight when stop() was called (stream
+records not yet consumed, events in delivery) is finished before the final snapshot."""
+
+from __future__ import annotations
+
+import json
+
+from tradpal.local.platform import SAMPLE, LocalPlatform
+from tradpal.notify.receiver import WebhookReceiver
+
+SECRET = "shutdown-webhook-secret-0123456789"
+
+
+def test_stop_finishes_the_streamed_sample_and_its_webhooks(tmp_path):
+    receiver = WebhookReceiver(secret=SECRET).start()
+    try:
+        hooks = [{"url": receiver.url, "secret": SECRET, "events": ["trading_signal"]}]
+        settings = {"signal_strategies": json.dumps(["ema_crossover"])}
+        platform = LocalPlatform(
+            tmp_path, port=0, run_schedules=False, webhooks=hooks, settings=settings
+        ).start()
+        # start() returns once the sample is stored and on the stream; its consumers (signals,
+        # then the notifier) are still at work. Stop at once, without waiting for them.
+        platform.stop()
+        sent = platform.local.calls_to(platform.function_name("notifier"))
+        delivered = receiver.delivered()
+        consumed = {
+            record["kinesis"]["sequenceNumber"]
+            for call in platform.local.calls_to(platform.function_name("signals"))
+            for record in call.event.get("Records", [])
+        }
+    finally:
+        receiver.stop()
+    assert len(consumed) == SAMPLE["bars"], "stream records left unconsumed at stop()"
+    assert delivered, "the sample's signals reached no webhook before stop() returned"
+    assert len(delivered) == len([c for c in sent if c.outcome == "ok"])
