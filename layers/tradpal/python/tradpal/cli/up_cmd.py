@@ -15,6 +15,8 @@ import typer
 
 from tradpal.cli.console import console
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 def up(
     port: Annotated[int, typer.Option("--port", help="the API's port on 127.0.0.1")] = 8787,
@@ -42,8 +44,10 @@ def up(
         platform = LocalPlatform(
             port=port, sample=sample, run_schedules=schedules, webhooks=webhooks
         ).start()
+    # Ctrl-C and SIGTERM set an event rather than raise KeyboardInterrupt: an interrupt
+    # raised inside Event.wait can leave its lock released twice ("release unlocked lock").
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     try:
         token = platform.token(("read", "trade", "admin"), ttl_s=ttl)
         url = platform.url
@@ -67,12 +71,11 @@ def up(
             f"  the API document: {url}/v1/openapi  (README: the walk-through)",
             highlight=False,
         )
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not stop.wait(0.5):
             pass
     finally:
+        for sig, handler in previous.items():  # a second Ctrl-C interrupts the stop itself
+            signal.signal(sig, handler)
         with console.status("stopping (saving state)..."):
             platform.stop()
         console.print("stopped; state saved under " + str(platform.state_dir))
