@@ -172,6 +172,7 @@ class LocalPlatform:
         from tradpal.local.gateway import LocalGateway
         from tradpal.local.machines import deploy_state_machines, handler_of
         from tradpal.local.snapshot import Snapshotter, restore
+        from tradpal.notify.config import clear_config_cache
 
         self.moto = MotoServer().start()
         stack.callback(self.moto.stop)
@@ -192,6 +193,9 @@ class LocalPlatform:
         reset_clients()
         platform_env.cache_clear()
         provision(self.env, notifier_channels=self._channels())
+        # The notifier caches its channels per secret id (as on AWS, for a few minutes);
+        # this start has just written them, maybe differently from a platform before it.
+        clear_config_cache()
         snapshot_dir = self.state_dir / SNAPSHOT_DIR
         buckets = (self.env.market_data_bucket, self.env.results_bucket)
         tables = (self.env.runs_table, self.env.catalog_table, self.env.idempotency_table)
