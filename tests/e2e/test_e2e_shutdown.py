@@ -17,7 +17,12 @@ def test_stop_finishes_the_streamed_sample_and_its_webhooks(tmp_path):
         hooks = [{"url": receiver.url, "secret": SECRET, "events": ["trading_signal"]}]
         settings = {"signal_strategies": json.dumps(["ema_crossover"])}
         platform = LocalPlatform(
-            tmp_path, port=0, run_schedules=False, webhooks=hooks, settings=settings
+            tmp_path,
+            port=0,
+            run_schedules=False,
+            webhooks=hooks,
+            settings=settings,
+            drain_s=300,  # completeness is the point here, not speed on a busy machine
         ).start()
         # start() returns once the sample is stored and on the stream; its consumers (signals,
         # then the notifier) are still at work. Stop at once, without waiting for them.
