@@ -122,7 +122,7 @@ def test_rule_delivers_the_eventbridge_envelope_to_lambda_asynchronously(env, lo
         env.publish({"x": 1}, detail_type="risk_alert")  # matches no rule
         assert seen == []  # put_events returned while the delivery is still running
         gate.set()
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     (event,) = seen
     assert event["id"] == event_id
     assert event["version"] == "0"
@@ -154,7 +154,7 @@ def test_input_and_input_path_replace_the_envelope(env, local):
     delivery = EventDelivery(sleep=lambda s: None)
     with delivery.install():
         env.publish({"symbol": "ETH/USDT"})
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     assert got == {"a": [{"action": "ingest"}], "b": ["ETH/USDT"]}
 
 
@@ -174,7 +174,7 @@ def test_failing_function_is_retried_then_its_record_goes_to_the_on_failure_queu
     delivery.set_async_config("notifier", retries=2, on_failure_queue_url=url)
     with delivery.install():
         event_id = env.publish({"symbol": "BTC/USDT"})
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     assert attempts == [event_id] * 3  # the first try and Lambda's two retries
     assert sleeps == [1.0, 2.0]  # exponential backoff between them
     (message,) = env.messages(url)
@@ -201,7 +201,7 @@ def test_without_a_destination_the_target_dlq_gets_the_failure(env, local):
     delivery.set_async_config("notifier", retries=1)
     with delivery.install():
         event_id = env.publish({"n": 1})
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     assert len(local.calls_to("notifier")) == 2
     (message,) = env.messages(url)
     attrs = {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
@@ -225,7 +225,7 @@ def test_a_missing_target_is_retried_by_eventbridge_then_dead_lettered(env, loca
     delivery = EventDelivery(sleep=sleeps.append, backoff_s=0.5)
     with delivery.install():
         event_id = env.publish({"n": 1})
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     assert sleeps == [0.5, 1.0]
     (message,) = env.messages(url)
     assert json.loads(message["Body"])["id"] == event_id  # the event itself
@@ -240,7 +240,7 @@ def test_no_queue_anywhere_keeps_the_event(env, local):
     delivery = EventDelivery(sleep=lambda s: None)
     with delivery.install():
         env.publish({"n": 1})
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     (kept,) = delivery.undelivered
     assert "ZeroDivisionError" in kept.error
     assert kept.event["responsePayload"]["errorType"] == "ZeroDivisionError"
@@ -257,7 +257,7 @@ def test_kinesis_target_puts_the_event_with_its_partition_key(env, local):
     delivery = EventDelivery(sleep=lambda s: None)
     with delivery.install():
         event_id = env.publish({"symbol": "SOL/USDT"})
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     shard = kinesis.list_shards(StreamName="market")["Shards"][0]["ShardId"]
     it = kinesis.get_shard_iterator(
         StreamName="market", ShardId=shard, ShardIteratorType="TRIM_HORIZON"
@@ -279,7 +279,7 @@ def test_step_functions_target_starts_a_uniquely_named_execution_per_event(env, 
     delivery = EventDelivery(sleep=lambda s: None)
     with delivery.install():
         ids = [env.publish({"n": i}) for i in range(2)]
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert len({e["name"] for e in executions}) == 2
     inputs = sorted(
@@ -297,7 +297,7 @@ def test_other_targets_still_reach_moto_and_the_seam_is_restored(env, local):
     delivery = EventDelivery(sleep=lambda s: None)
     with delivery.install():
         env.publish({"n": 1})
-        assert delivery.drain(10)
+        assert delivery.drain(60)
     assert len(env.messages(url)) == 1  # moto's own SQS delivery
     assert len(local.calls_to("notifier")) == 1
     # Outside the block moto is itself again: a Lambda target is not implemented there.

@@ -231,7 +231,7 @@ def test_latest_skips_what_was_there_before_the_start(env):
     p.start()
     try:
         env.put(2, 3)
-        assert p.wait_idle(10)
+        assert p.wait_idle(60)
     finally:
         p.stop()
     assert [v for b in env.batches for v in b] == [2, 3]
@@ -247,7 +247,7 @@ def test_the_thread_batches_within_the_window_and_waits_idle(env, tmp_path):
     ).start()
     try:
         env.put(*range(7))
-        assert p.wait_idle(10)
+        assert p.wait_idle(60)
     finally:
         p.stop()
     flat = [v for b in env.batches for v in b]
