@@ -212,7 +212,7 @@ def test_the_snapshotter_snapshots_changes_and_once_more_on_stop(server, tmp_pat
     create_resources()
     keeper = Snapshotter(tmp_path, buckets=BUCKETS, tables=[TABLE], interval_s=0.05).start()
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while keeper.snapshots < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         assert keeper.snapshots == 1  # the empty state
