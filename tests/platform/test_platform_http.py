@@ -123,3 +123,40 @@ def test_a_body_that_is_not_json_is_415():
     answer = raw_call(json.dumps({"strategy": "ema", "bars": 3}), "text/plain")
     assert answer["statusCode"] == 415
     assert json.loads(answer["body"])["error"]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["APPLICATION/JSON", "Application/Json; charset=UTF-8", "application/vnd.api+json"],
+)
+def test_every_json_media_type_is_read_as_json(content_type):
+    answer = raw_call(json.dumps({"strategy": "ema", "bars": 3}), content_type)
+    assert answer["statusCode"] == 200, answer["body"]
+    assert json.loads(answer["body"]) == {"strategy": "ema", "bars": 3}
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ('{"strategy": "ema", "bars": NaN}', "NaN is not JSON"),
+        ('{"strategy": "ema", "bars": -Infinity}', "-Infinity is not JSON"),
+        ('{"strategy": "ema",\n "bars": }', "at line 2, column 10"),
+        ("[" * 100_000 + "]" * 100_000, "nests arrays or objects too deeply"),
+        ('{"bars": ' + "9" * 5_000 + "}", "a number with too many digits"),
+        ('\ufeff{"strategy": "ema", "bars": 3}', "byte order mark"),
+    ],
+    ids=["nan", "infinity", "syntax", "deep", "digits", "bom"],
+)
+def test_a_body_that_is_not_strict_json_is_400_saying_where_or_what(body, says):
+    answer = raw_call(body, "application/json")
+    error = json.loads(answer["body"])["error"]
+    assert answer["statusCode"] == 400 and error["code"] == "invalid_json"
+    assert says in error["message"]
+    assert "Error" not in error["message"]  # no Python exception class names
+
+
+def test_a_base64_body_that_is_not_utf8_is_400():
+    event = http_event("POST", "/v1/things", headers={"content-type": "application/json"})
+    answer = APP.resolve({**event, "body": "/w==", "isBase64Encoded": True}, Context())
+    error = json.loads(answer["body"])["error"]
+    assert answer["statusCode"] == 400 and "not UTF-8" in error["message"]

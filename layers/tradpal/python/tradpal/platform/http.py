@@ -110,38 +110,40 @@ def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, An
 JSON_TYPES = ("application/json",)
 
 
-def _unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
-    """415 for an HTTP API event whose body is not JSON by its Content-Type, 400 for one whose
-    body does not parse as JSON; None for a readable body (no Content-Type is taken as JSON,
-    as most HTTP clients send it)."""
-    raw = event.get("body")
-    if not raw:
-        return None
-    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
-    ctype = str(headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype and ctype not in JSON_TYPES and not ctype.endswith("+json"):
-        status, body = (
-            415,
-            error_body(
-                "unsupported_media_type",
-                f"the request body must be JSON, not {ctype}",
-                {"hint": "send Content-Type: application/json"},
-            ),
-        )
-    else:
-        try:
-            text = base64.b64decode(raw) if event.get("isBase64Encoded") else raw
-            json.loads(text)
-            return None
-        except (ValueError, TypeError) as exc:
-            status, body = (
-                400,
-                error_body(
-                    "invalid_json",
-                    f"the request body is not valid JSON ({type(exc).__name__})",
-                    {"hint": "send a JSON object as the body"},
-                ),
-            )
+def _is_json_type(ctype: str) -> bool:
+    """Whether a media type (lowercased, no parameters) is JSON: application/json or a
+    structured ``+json`` type (RFC 6839). Media types are case-insensitive (RFC 9110)."""
+    return ctype in JSON_TYPES or ctype.endswith("+json")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_problem(raw: Any, base64_encoded: bool) -> str | None:
+    """Why ``raw`` (an HTTP API event's body) is not strict JSON (RFC 8259), or None."""
+    try:
+        data = base64.b64decode(raw, validate=True) if base64_encoded else raw
+        text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
+    except (ValueError, UnicodeDecodeError):
+        return "the request body is not UTF-8 text"
+    if text.startswith("\ufeff"):
+        return "the request body starts with a byte order mark; send UTF-8 without one"
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}"
+        return f"the request body is not valid JSON: {exc.msg} at {where}"
+    except RecursionError:
+        return "the request body nests arrays or objects too deeply"
+    except ValueError as exc:  # NaN/Infinity, or an integer with more digits than allowed
+        if "is not JSON" in str(exc):
+            return f"the request body holds {exc}; send a number, or null, or leave the field out"
+        return "the request body holds a number with too many digits"
+    return None
+
+
+def _raw_error(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": {"Content-Type": "application/json"},
@@ -150,12 +152,45 @@ def _unreadable_body(event: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _checked_body(event: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Mapping[str, Any]]:
+    """(refusal, event): 415 for a body that is not JSON by its Content-Type, 400 for one that
+    is not strict JSON (unparsable, NaN or Infinity, too deep, not UTF-8), else None and the
+    event, its Content-Type normalized to application/json so that validation parses every
+    JSON type alike. No Content-Type is taken as JSON, as most HTTP clients send it."""
+    raw = event.get("body")
+    if not raw:
+        return None, event
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    ctype = str(headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype and not _is_json_type(ctype):
+        return _raw_error(
+            415,
+            error_body(
+                "unsupported_media_type",
+                f"the request body must be JSON, not {ctype}",
+                {"hint": "send Content-Type: application/json"},
+            ),
+        ), event
+    problem = _json_problem(raw, bool(event.get("isBase64Encoded")))
+    if problem is not None:
+        return _raw_error(
+            400, error_body("invalid_json", problem, {"hint": "send a JSON object as the body"})
+        ), event
+    if ctype and not str(headers["content-type"]).strip().startswith(JSON_TYPES[0]):
+        event = {**event, "headers": {**headers, "content-type": JSON_TYPES[0]}}
+    return None, event
+
+
 class _Resolver(APIGatewayHttpResolver):
-    """Powertools' resolver, refusing non-JSON bodies before its validation parses them."""
+    """Powertools' resolver, refusing bodies that are not strict JSON before its validation
+    parses them."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        refused = _unreadable_body(event) if isinstance(event, Mapping) else None
-        return refused if refused is not None else super().resolve(event, context)
+        if isinstance(event, Mapping):
+            refused, event = _checked_body(event)
+            if refused is not None:
+                return refused
+        return super().resolve(event, context)
 
 
 def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
