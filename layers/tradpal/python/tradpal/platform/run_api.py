@@ -3,12 +3,14 @@ the run or a 404, and the dispatch of state-machine task events to task function
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tradpal.errors import ConfigError
+from tradpal.errors import ConfigError, TradPalError
 from tradpal.platform.environment import platform_env
 from tradpal.platform.http import ApiError, ErrorResponse, json_response, not_found
 from tradpal.platform.run_starts import (
@@ -144,11 +146,30 @@ def run_fields(record: RunRecord, path: str) -> dict[str, Any]:
         "links": {"self": f"{path}/{record.run_id}"},
     }
     if record.status in ("FAILED", "ABORTED"):
-        out["error"] = {"error": record.error, "cause": record.cause}
+        out["error"] = {"error": record.error, "cause": public_cause(record.cause)}
     return out
 
 
+def public_cause(cause: str | None) -> str:
+    """What a user may read of a failed run's cause: a Lambda task's error payload
+    (``{"errorMessage", "errorType", "stackTrace"}``, as Step Functions passes it on) is cut to
+    its message; other causes (timeouts, aborts) are kept as they are."""
+    text = cause or ""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(payload, dict) and isinstance(payload.get("errorMessage"), str):
+        return payload["errorMessage"]
+    return text
+
+
 Task = Callable[[str, Any], Any]
+_log = logging.getLogger(__name__)
+
+
+class TaskError(TradPalError):
+    """A state-machine task failed for a reason that is not the request's (a bug)."""
 
 
 def dispatch_task(tasks: Mapping[str, Task], event: Mapping[str, Any]) -> Any:
@@ -163,9 +184,22 @@ def dispatch_task(tasks: Mapping[str, Task], event: Mapping[str, Any]) -> Any:
             f"this function has no state-machine task {name!r}",
             hint=f"its tasks: {', '.join(sorted(tasks))}; check the state machine's Payload",
         )
-    if isinstance(batch, Mapping):
-        return task(batch.get("run_id"), event)
-    return task(event.get("run_id"), event.get("state"))
+    run_id = batch.get("run_id") if isinstance(batch, Mapping) else event.get("run_id")
+    try:
+        if isinstance(batch, Mapping):
+            return task(run_id, event)
+        return task(run_id, event.get("state"))
+    except TradPalError:
+        raise  # a refusal the user can act on: its message is the run's cause
+    except Exception as exc:
+        # Anything else is a fault of ours: the traceback goes to the logs, and the run's
+        # cause says where to look instead of showing internals.
+        _log.exception("task %s of run %s failed", name, run_id)
+        raise TaskError(
+            f"the {name} task failed unexpectedly",
+            hint="this is a bug in TradPal: the function's logs have the traceback "
+            f"(search for run {run_id})",
+        ) from None
 
 
 def is_task_event(event: Any) -> bool:

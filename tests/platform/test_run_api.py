@@ -1,0 +1,62 @@
+"""What a failed run shows its user (tradpal.platform.run_api): the message of a refusal,
+never a traceback; a fault of ours says where to look."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from tradpal.errors import StoreError
+from tradpal.platform.run_api import TaskError, dispatch_task, public_cause
+
+
+def test_a_lambda_error_payload_is_cut_to_its_message():
+    payload = {
+        "errorMessage": "no stored bars of NOPE/USD 1h (hint: ingest it first)",
+        "errorType": "StoreError",
+        "requestId": "r-1",
+        "stackTrace": ['  File "/var/task/tradpal/data/store/market.py", line 311\n'],
+    }
+    assert public_cause(json.dumps(payload)) == payload["errorMessage"]
+
+
+@pytest.mark.parametrize(
+    "cause",
+    ["Execution timed out", "", None, '["a list"]', '{"no": "message"}', "{not json"],
+)
+def test_other_causes_are_kept_as_they_are(cause):
+    assert public_cause(cause) == (cause or "")
+
+
+def _tasks():
+    def refuse(run_id, state):
+        raise StoreError(f"no stored bars for {run_id}", hint="ingest it first")
+
+    def crash(run_id, state):
+        return {}["missing"]  # a bug of ours
+
+    return {"refuse": refuse, "crash": crash, "echo": lambda run_id, state: (run_id, state)}
+
+
+def test_tasks_get_the_run_id_and_state():
+    assert dispatch_task(_tasks(), {"task": "echo", "run_id": "r1", "state": {"a": 1}}) == (
+        "r1",
+        {"a": 1},
+    )
+
+
+def test_a_refusal_reaches_the_run_as_it_is():
+    with pytest.raises(StoreError, match="no stored bars for r1"):
+        dispatch_task(_tasks(), {"task": "refuse", "run_id": "r1", "state": {}})
+
+
+def test_a_bug_is_logged_with_its_traceback_and_the_run_says_where_to_look(caplog):
+    with caplog.at_level(logging.ERROR), pytest.raises(TaskError) as raised:
+        dispatch_task(_tasks(), {"task": "crash", "run_id": "r7", "state": {}})
+    assert raised.value.message == "the crash task failed unexpectedly"
+    assert "run r7" in raised.value.hint and "KeyError" not in str(raised.value)
+    assert raised.value.__cause__ is None  # the payload Lambda builds holds no inner frames
+    [record] = [r for r in caplog.records if "task crash of run r7 failed" in r.getMessage()]
+    assert record.exc_info and record.exc_info[0] is KeyError
