@@ -103,4 +103,8 @@ def test_an_idempotency_key_gives_the_same_run_and_a_different_body_conflicts(pl
     assert first[0] == again[0] == 202 and first[1]["run_id"] == again[1]["run_id"]
     other = api.call("POST", "/v1/backtests", {**body, "params": {"fast": 5}}, headers=key)
     assert other[0] == 409 and other[1]["error"]["code"].startswith("idempotency")
-    api.wait(f"/v1/backtests/{first[1]['run_id']}")
+    done = api.wait(f"/v1/backtests/{first[1]['run_id']}")
+    # a repeat after the run ended answers the same run with its status now, not RUNNING
+    status, repeat, _ = api.call("POST", "/v1/backtests", body, headers=key)
+    assert status == 202 and repeat["run_id"] == first[1]["run_id"]
+    assert repeat["status"] == done["status"] == "SUCCEEDED"

@@ -113,6 +113,10 @@ def start(
         ).model_dump()
 
     answer = idempotent(kind, key, body, start_once, context)
+    if key is not None:  # a repeat replays the first answer: give the run's status now
+        record = runs().get(answer["run_id"])
+        if record is not None:
+            answer = {**answer, "status": reconcile(record).status}
     return json_response(202, answer, {"Location": answer["links"]["self"]})
 
 
