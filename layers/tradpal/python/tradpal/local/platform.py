@@ -163,10 +163,9 @@ class LocalPlatform:
         warnings.filterwarnings("ignore", message="No application metrics to publish")
         # moto's server logs every AWS call at INFO; the platform's own logs say what matters.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        # The deployed Map tolerates no failed child; moto says it ignores the setting.
-        logging.getLogger("moto.stepfunctions.parser.asl.parse.preprocessor").setLevel(
-            logging.ERROR
-        )
+        # moto's state-machine interpreter logs each failed state with internal reprs (and
+        # that the Map's failure tolerance is ignored); a failed run's cause is in the API.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
         from tradpal.auth.issuer import LocalIssuer
         from tradpal.local.events import EventDelivery
         from tradpal.local.gateway import LocalGateway
@@ -513,7 +512,8 @@ class LocalPlatform:
                 {
                     "name": s.name,
                     "expression": s.expression,
-                    "next_fire": s.next_fire.isoformat(),
+                    # without --schedules nothing fires by itself: no next time
+                    "next_fire": s.next_fire.isoformat() if self.run_schedules else None,
                     "fired": s.fired,
                     "last_error": s.last_error,
                 }
@@ -528,21 +528,29 @@ class LocalPlatform:
             self._require_admin(event)
         except AuthError as exc:
             return _error(exc.status, exc.code, str(exc))
+        known = ", ".join(sorted(self._schedule_rules))
         try:
-            name = json.loads(event.get("body") or "{}").get("schedule")
-        except (ValueError, AttributeError):
-            name = None
-        if name not in self._schedule_rules:
+            body = json.loads(event.get("body") or "{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return _error(400, "invalid_json", 'send a JSON object: {"schedule": "<name>"}')
+        name, extra = body.get("schedule"), sorted(set(body) - {"schedule"})
+        if extra:
+            field = f"body.{extra[0]}"
             return _error(
                 422,
                 "validation_error",
-                f"unknown schedule {name!r}",
-                [
-                    {
-                        "field": "body.schedule",
-                        "message": f"use one of {sorted(self._schedule_rules)}",
-                    }
-                ],
+                f"invalid request: {field}",
+                [{"field": field, "message": 'not a field: send only {"schedule": "<name>"}'}],
+            )
+        if not isinstance(name, str) or name not in self._schedule_rules:
+            said = "missing" if name is None else f"{name!r} is not a schedule"
+            return _error(
+                422,
+                "validation_error",
+                f"invalid request: body.schedule ({said})",
+                [{"field": "body.schedule", "message": f"{said}; use one of: {known}"}],
             )
         results = self.fire(name)
         return {"schedule": name, "fired": True, "results": results}
