@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
+from tradpal.discovery.state import MAX_EVALUATIONS, MAX_GENERATIONS, MAX_POPULATION
 from tradpal.platform import discovery_runs
 from tradpal.platform.http import json_response, make_app
 from tradpal.platform.observability import for_capability
@@ -41,28 +42,63 @@ router = APIGatewayHttpRouter()
 obs = for_capability("discovery")
 
 
+class DiscoveryData(BaseModel):
+    """Where the candles come from (unset: the store)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field("store", description="store: the platform's market data; sample")
+    symbol: str | None = Field(None, description="e.g. BTC/USDT (required for store)")
+    timeframe: str | None = Field(None, description="1m 5m 15m 30m 1h 4h 1d 1w (default 1h)")
+    start: str | None = Field(None, description="first bar open time, ISO 8601 (UTC if naive)")
+    end: str | None = Field(None, description="end, exclusive; default: now, pinned at start")
+    seed: int | None = Field(None, ge=0, description="sample only: the synthetic market's seed")
+    bars: int | None = Field(None, ge=1, description="sample only: how many bars")
+
+
+class DiscoveryValidation(BaseModel):
+    """How the winner is checked: the held-out tail and the walk-forward folds."""
+
+    model_config = ConfigDict(extra="forbid")
+    holdout: float | None = Field(None, description="fraction of the bars kept out, in [0, 1)")
+    folds: int | None = Field(None, description="walk-forward folds of the search span, >= 1")
+
+
 class DiscoveryRequest(BaseModel):
     """A discovery: search a strategy's params (and risk settings) for the best by the
     objectives, then check the winner out of sample. Unset fields take the library's
-    defaults (tradpal.discovery.state.DEFAULTS)."""
+    defaults (tradpal.discovery.state.DEFAULTS). Sizes are bounded (the fields' maximum,
+    and the evaluations of one discovery: see generations). Size and seed fields the
+    method does not use are refused: grid uses n_candidates; random n_candidates (else
+    population) and seed; genetic population, generations, elitism and seed; tpe and nsga2
+    population, generations and seed."""
 
     model_config = ConfigDict(extra="forbid")
     strategy: str = Field(min_length=1, description='e.g. "ema_crossover", "confluence"')
     method: Literal["grid", "random", "genetic", "tpe", "nsga2"] | None = None
     objectives: list[str] | None = Field(None, description='e.g. ["sharpe", "max_drawdown"]')
-    population: int | None = Field(None, ge=2, description="candidates per generation")
-    generations: int | None = Field(None, ge=1)
+    population: int | None = Field(
+        None, ge=2, le=MAX_POPULATION, description="candidates per generation"
+    )
+    generations: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_GENERATIONS,
+        description=f"population x generations: at most {MAX_EVALUATIONS} evaluations",
+    )
     seed: int | None = Field(None, ge=0)
     min_trades: int | None = Field(None, ge=0)
-    elitism: int | None = Field(None, ge=0)
-    n_candidates: int | None = Field(None, ge=1, description="grid or random: how many")
-    risk: bool | None = Field(None, description="also search stop, target and sizing")
-    data: dict[str, Any] | None = Field(
-        None,
-        description='{"source": "store"|"sample", "symbol", "timeframe", "start", "end"}',
+    elitism: int | None = Field(
+        None, ge=0, le=MAX_POPULATION - 1, description="genetic: below the population"
     )
+    n_candidates: int | None = Field(
+        None, ge=1, le=MAX_EVALUATIONS, description="grid (its most points) or random: how many"
+    )
+    risk: bool | None = Field(None, description="also search stop, target and sizing")
+    data: DiscoveryData | None = None
     config: dict[str, Any] | None = Field(None, description="BacktestConfig overrides")
-    validation: dict[str, Any] | None = Field(None, description='{"holdout": 0.25, "folds": 4}')
+    validation: DiscoveryValidation | None = Field(
+        None, description='{"holdout": 0.25, "folds": 4}'
+    )
 
 
 class DiscoveryView(BaseModel):

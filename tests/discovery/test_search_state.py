@@ -168,7 +168,7 @@ def test_batches_are_small_stable_and_cover_every_candidate():
         ({"validation": {"holdout": 1.0}}, "holdout"),
         ({"validation": {"folds": 0}}, "folds"),
         ({"colour": "red"}, "unknown request key"),
-        ({"method": "grid", "n_candidates": 10}, "more than 10 points"),
+        ({"method": "grid", "n_candidates": 10}, "2510 points, more than n_candidates 10"),
     ],
 )
 def test_bad_requests_say_what_is_wrong(change, match):

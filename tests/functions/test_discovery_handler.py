@@ -123,3 +123,58 @@ def test_invalid_bodies_answer_422_naming_the_field(body, field):
 def test_unknown_run_is_404(aws):
     status, body = get("nope")
     assert status == 404 and body["error"]["code"] == "not_found"
+
+
+SAMPLE_REQUEST = {"strategy": "ema_crossover", "data": {"source": "sample", "symbol": "SYN/USD"}}
+
+
+@pytest.mark.parametrize(
+    ("change", "fields"),
+    [
+        ({"population": 100_000_000, "generations": 100_000_000}, ["population", "generations"]),
+        ({"population": 1001}, ["population"]),
+        ({"generations": 501}, ["generations"]),
+        ({"elitism": 1000}, ["elitism"]),
+        ({"method": "random", "n_candidates": 20_001}, ["n_candidates"]),
+        ({"data": {"source": "sample", "symbol": "SYN/USD", "bogus": 1}}, ["data.bogus"]),
+        ({"validation": {"folds": 2, "bogus": 1}}, ["validation.bogus"]),
+    ],
+)
+def test_oversized_requests_and_unknown_keys_answer_422_naming_the_field(change, fields):
+    status, answer, _ = call("POST", "/v1/discovery", body={**SAMPLE_REQUEST, **change})
+    assert status == 422, answer
+    assert [d["field"] for d in answer["error"]["details"]] == [f"body.{f}" for f in fields]
+    assert all(
+        d["type"] in ("less_than_equal", "extra_forbidden") for d in answer["error"]["details"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "said"),
+    [
+        ({"population": 1000, "generations": 500}, "generations", "above the limit of 20000"),
+        ({"method": "grid", "n_candidates": 4}, "n_candidates", "more than n_candidates 4"),
+        ({"method": "grid", "population": 4}, "population", "method grid does not use"),
+        ({"method": "tpe", "elitism": 1}, "elitism", "used by: genetic"),
+        ({"config": {"bogus": 1}}, "config", "bogus"),
+    ],
+)
+def test_too_much_work_and_unused_fields_answer_400_before_any_run_starts(
+    machines, change, field, said
+):
+    status, answer, _ = call("POST", "/v1/discovery", body={**SAMPLE_REQUEST, **change})
+    assert status == 400, answer
+    (detail,) = answer["error"]["details"]
+    assert detail["field"] == f"body.{field}" and said in detail["message"] and detail["hint"]
+    arn = machines.env.state_machine_arns["discovery"]
+    runs = machines.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    assert runs == []
+
+
+def test_a_population_of_two_is_accepted_without_an_elitism(monkeypatch):
+    started = []
+    monkeypatch.setattr(module, "start", lambda *args: started.append(args[5]) or {"ok": 1})
+    status, _, _ = call(
+        "POST", "/v1/discovery", body={**SAMPLE_REQUEST, "population": 2, "generations": 3}
+    )
+    assert status == 200 and started[0]["population"] == 2 and started[0]["elitism"] == 1

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tradpal.errors import TradPalError
 from tradpal.platform.environment import platform_env
 from tradpal.platform.results import ResultStore
 from tradpal.platform.runs import RunStore
@@ -142,9 +143,12 @@ TOP_RANKED = 10
 
 def check_request(request: Mapping[str, Any]) -> dict[str, Any]:
     """``request`` as the library validates it (:func:`tradpal.discovery.validate_request`,
-    the strategy's search space), its data a platform source with ``end`` pinned; a
-    :class:`~tradpal.errors.TradPalError` saying what is wrong otherwise."""
+    the strategy's search space, a grid's size), its data a platform source with ``end``
+    pinned; a :class:`~tradpal.platform.backtest_runs.RequestError` naming the field
+    otherwise (``body.population``). Size and seed fields the method does not use are
+    refused (:func:`tradpal.discovery.state.unused_fields`), not silently ignored."""
     from tradpal.discovery import SearchSpace, validate_request
+    from tradpal.discovery.state import RequestFieldError, grid_points, unused_fields
     from tradpal.platform.backtest_runs import RequestError
     from tradpal.platform.market_data import PLATFORM_SOURCES, pin_end
 
@@ -160,8 +164,20 @@ def check_request(request: Mapping[str, Any]) -> dict[str, Any]:
         raise RequestError(
             "body.data.symbol", "reading the store needs a symbol", 'e.g. "BTC/USDT"'
         )
-    checked = validate_request({**request, "data": pin_end(data)})
-    SearchSpace.for_strategy(checked["strategy"], risk=checked["risk"])  # unknown strategy
+    unused = unused_fields(request)
+    if unused:
+        field, reason = unused[0]
+        raise RequestError(f"body.{field}", reason, f"leave {field} out, or change the method")
+    try:
+        checked = validate_request({**request, "data": pin_end(data)})
+        space = SearchSpace.for_strategy(checked["strategy"], risk=checked["risk"])
+        if checked["method"] == "grid":  # refused now, not when the run plans it
+            grid_points(space, checked["n_candidates"])
+    except RequestFieldError as exc:
+        message = exc.message.removeprefix(f"{exc.field}: ")
+        raise RequestError(f"body.{exc.field}", message, exc.hint) from None
+    except TradPalError as exc:  # the strategy or its space
+        raise RequestError("body.strategy", exc.message, exc.hint) from None
     return checked
 
 
