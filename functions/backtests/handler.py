@@ -5,6 +5,7 @@ Routes:
 
 * ``POST /v1/backtests`` (:class:`BacktestRequest`) -> 202 :class:`RunAccepted` with a
   ``Location`` header; an ``Idempotency-Key`` header makes a repeat return the same run;
+  data the store does not hold is refused at once (404, or 400 for an inverted range);
 * ``GET /v1/backtests?limit=N`` -> :class:`BacktestList`, newest first;
 * ``GET /v1/backtests/{id}`` -> :class:`BacktestView`: status, and when SUCCEEDED the
   metrics, the trades (inline, or a pre-signed URL when large) and pre-signed links to
@@ -23,7 +24,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradpal.platform import backtest_runs
-from tradpal.platform.http import json_response, make_app
+from tradpal.platform.http import ErrorResponse, json_response, make_app
+from tradpal.platform.market_data import require_stored_data
 from tradpal.platform.observability import for_capability
 from tradpal.platform.run_api import (
     RunAccepted,
@@ -116,14 +118,22 @@ class BacktestList(BaseModel):
     runs: list[BacktestSummary]
 
 
+NO_DATA = {
+    "description": "the dataset is not stored, or holds no bars in the range (details say what is)",
+    "content": {"application/json": {"model": ErrorResponse}},
+}
+
+
 @router.post(
     PATH,
     summary="Start a backtest",
-    responses=responses(RunAccepted, 202, (400, 409, 422)),
+    responses=responses(RunAccepted, 202, (400, 409, 422)) | {404: NO_DATA},
 )
 def start_backtest(body: BacktestRequest):
     posted = body.model_dump(mode="json")
     request = checked(backtest_runs.check_request, posted)
+    # refused now, not failed later in the state machine
+    require_stored_data(request["data"])
     key = idempotency_key(router.current_event.headers)
     response = start("backtest", "backtest", PATH, key, posted, request, app.lambda_context)
     obs.metrics.add_metric(name="BacktestsStarted", unit=MetricUnit.Count, value=1)

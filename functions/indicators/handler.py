@@ -38,7 +38,7 @@ obs = for_capability("indicators")
 router = APIGatewayHttpRouter()
 ERRORS: dict[int, str] = {
     400: "the library refused the request (message and hint)",
-    404: "no stored data in the range",
+    404: "the dataset is not stored, or holds no bars in the range (details say what is)",
     422: "invalid request or candles failing the quality rules (details name the fields)",
 }
 
@@ -143,10 +143,10 @@ def compute(frame: Any, specs: tuple[Any, ...], quality: Any) -> IndicatorsRespo
     )
 
 
-def _stored(symbol: str, timeframe: str, start: Any, end: Any) -> tuple[Any, Any]:
+def _stored(symbol: str, timeframe: str, start: Any, end: Any, field: str) -> tuple[Any, Any]:
     from tradpal.data.quality import check_quality
 
-    frame = stored_frame(symbol, timeframe, start, end)
+    frame = stored_frame(symbol, timeframe, start, end, field=field)
     return frame, check_quality(frame, timeframe=timeframe)
 
 
@@ -167,7 +167,7 @@ def get_indicators(
 ) -> IndicatorsResponse:
     entries = [e for e in (indicators or "").split(",") if e.strip()] or None
     specs = parse_indicators(entries)
-    frame, quality = _stored(symbol, timeframe, start, end)
+    frame, quality = _stored(symbol, timeframe, start, end, "query")
     return compute(frame, specs, quality)
 
 
@@ -187,7 +187,9 @@ def post_indicators(request: IndicatorsRequest) -> IndicatorsResponse:
             policy=request.policy,
         )
     else:
-        frame, quality = _stored(request.symbol, request.timeframe, request.start, request.end)
+        frame, quality = _stored(
+            request.symbol, request.timeframe, request.start, request.end, "body"
+        )
     return compute(frame, specs, quality)
 
 

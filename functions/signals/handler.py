@@ -50,14 +50,14 @@ from tradpal.platform.candles import (
     stored_frame,
     time_text,
 )
-from tradpal.platform.http import make_app
+from tradpal.platform.http import ApiError, make_app
 from tradpal.platform.observability import for_capability
 
 obs = for_capability("signals")
 router = APIGatewayHttpRouter()
 ERRORS: dict[int, str] = {
     400: "unknown strategy, invalid params or data the library refuses",
-    404: "no stored data in the range",
+    404: "the dataset is not stored, or holds no bars in the range (details say what is)",
     422: "invalid request or candles failing the quality rules (details name the fields)",
 }
 
@@ -187,8 +187,13 @@ def post_signals(request: SignalsRequest) -> SignalsResponse:
     import numpy as np
 
     from tradpal.data.quality import check_quality
+    from tradpal.platform.backtest_runs import RequestError, strategy_for
     from tradpal.strategies.positions import SIDES
 
+    try:  # before any data is read: the strategy and its filter timeframe must fit
+        strategy_for(request.strategy, request.timeframe)
+    except RequestError as exc:
+        raise ApiError(400, "bad_request", exc.message, exc.details()) from None
     if request.candles is not None:
         frame, quality = candles_frame(
             request.candles,

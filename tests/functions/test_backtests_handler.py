@@ -5,6 +5,7 @@ working pre-signed links; bad input names the field; Idempotency-Key repeats are
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 from fakes.lambda_events import LambdaContext, http_event, json_body, load_handler
 
 from tradpal.data.sources.synthetic import generate_ohlcv
+from tradpal.errors import StoreError
 from tradpal.events.schemas import BacktestComplete
 from tradpal.local.machines import function_name
 from tradpal.platform.backtest_runs import backtest, check_request, output_files
@@ -29,6 +31,7 @@ DATA = {
     "end": "2024-02-15T00:00:00+00:00",
 }
 REQUEST = {"strategy": "ema_crossover", "params": {"fast": 10}, "data": DATA, "config": {}}
+NO_END = {k: v for k, v in DATA.items() if k != "end"}
 
 
 def call(method: str, path: str, **kw) -> tuple[int, dict, dict]:
@@ -117,13 +120,38 @@ def test_a_stored_dataset_is_read_from_the_platform_store(machines):
     assert view["metrics"]["final_equity"] == expected.result.metrics.to_dict()["final_equity"]
     assert view["period"]["start"].startswith("2024-01-10")
 
-    # a range with no bars fails the run with a clear error, which GET reports
+    # a range with no bars is refused when submitted: no run, no execution
     empty = {**data, "start": "2023-01-01", "end": "2023-02-01"}
-    _, body, _ = call("POST", "/v1/backtests", body={"strategy": "ema_crossover", "data": empty})
+    status, body, _ = call(
+        "POST", "/v1/backtests", body={"strategy": "ema_crossover", "data": empty}
+    )
+    assert status == 404 and body["error"]["code"] == "not_found", body
+    assert "no stored BTC/USDT 1h bars" in body["error"]["message"]
+    assert "2024-01-01" in body["error"]["details"][0]["message"]  # says what is stored
+    assert len(executions(machines)) == 1
+
+
+def test_a_run_that_finds_no_bars_fails_with_a_clear_error(machines):
+    """The state machine's own check stays: data gone between submit and run fails the run."""
+    frame = generate_ohlcv(24 * 10, "1h", seed=3, start="2024-01-01", symbol="BTC/USDT")
+    machines.env.market_store().write(frame)
+    data = {"symbol": "BTC/USDT", "start": "2024-01-02", "end": "2024-01-05"}
+    store, real = machines.env.market_store(), module.handler
+
+    def deleting(event, context):  # the data goes away after the run was accepted
+        with contextlib.suppress(StoreError):
+            store.delete("BTC/USDT", "1h")
+        return real(event, context)
+
+    machines.local.register(function_name(machines.env, "backtests"), deleting)
+    status, body, _ = call(
+        "POST", "/v1/backtests", body={"strategy": "ema_crossover", "data": data}
+    )
+    assert status == 202, body
     view = wait(body["run_id"])
     assert view["status"] == "FAILED"
-    assert view["error"]["error"] == "DataContractError" and "no 1h bars" in view["error"]["cause"]
-    assert view["request"]["data"]["start"].startswith("2023-01-01")  # the RUNNING item kept
+    assert "BTC/USDT" in view["error"]["cause"]
+    assert view["request"]["data"]["start"].startswith("2024-01-02")  # the RUNNING item kept
 
 
 @pytest.mark.parametrize(
@@ -138,6 +166,18 @@ def test_a_stored_dataset_is_read_from_the_platform_store(machines):
         ({"data": {"timeframe": "1h"}}, "body.data.symbol", "symbol"),
         ({"config": {"feez": 0.1}}, "body.config", "feez"),
         ({"config": {"fees": -1}}, "body.config", "fees"),
+        # an explicit null never silently means the default
+        ({"config": {"capital": None}}, "body.config.capital", "capital is null"),
+        ({"config": {"stop_loss": None}}, "body.config.stop_loss", "leave the field out"),
+        # a higher-timeframe filter finer than the data cannot be built from it
+        ({"strategy": "ema_crossover@1m"}, "body.strategy", "1m"),
+        ({"strategy": "ema_crossover@1m+atr"}, "body.strategy", "1m"),
+        (
+            {"strategy": "ema_crossover@6h", "data": {**DATA, "timeframe": "4h"}},
+            "body.strategy",
+            "not a whole multiple of 4h",
+        ),
+        ({"data": {**NO_END, "start": "2200-01-01"}}, "body.data.start", "in the future"),
     ],
 )
 def test_refused_requests_answer_400_naming_the_field(change, field, said):
@@ -147,8 +187,41 @@ def test_refused_requests_answer_400_naming_the_field(change, field, said):
     assert body["error"]["code"] == "bad_request" and said in body["error"]["message"]
     (detail,) = body["error"]["details"]
     assert detail["field"] == field
-    if change.get("strategy"):
+    if change.get("strategy") == "no_such":
         assert "ema_crossover" in detail["hint"]  # the library's hint lists the strategies
+    elif change.get("strategy"):
+        assert "filters on" in body["error"]["message"] and "multiple" in detail["hint"]
+
+
+def test_higher_timeframe_filters_the_data_can_make_are_accepted():
+    for name in ("ema_crossover@1h", "ema_crossover@4h", "ema_crossover@1d+atr"):
+        assert check_request({**REQUEST, "strategy": name})["strategy"] == name
+    assert check_request({**REQUEST, "config": {"stop_loss": "none"}})["config"]
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "field", "said"),
+    [
+        ({"symbol": "NOPE/USD"}, 404, "body.data.symbol", "NOPE/USD is not stored"),
+        ({"symbol": "SYN/USD", "timeframe": "4h"}, 404, "body.data.timeframe", "stored at 1h"),
+        ({"symbol": "SYN/USD", "start": "2020-01-01", "end": "2020-02-01"}, 404,
+         "body.data.start", "stored from 2024-01-01"),
+        ({"symbol": "SYN/USD", "start": "2025-01-01"}, 404, "body.data.start", "stored from"),
+        ({"symbol": "SYN/USD", "start": "2024-01-03", "end": "2024-01-02"}, 400,
+         "body.data.end", "not after start"),
+    ],
+)  # fmt: skip
+def test_data_the_store_does_not_hold_is_refused_when_submitted(aws, data, status, field, said):
+    """Refused before a run exists (the start would fail here: no state machine deployed)."""
+    aws.env.market_store().write(generate_ohlcv(240, "1h", seed=5, start="2024-01-01"))
+    got, body, _ = call("POST", "/v1/backtests", body={"strategy": "ema_crossover", "data": data})
+    assert got == status, body
+    (detail,) = body["error"]["details"]
+    assert detail["field"] == field and said in detail["message"] + body["error"]["message"]
+    assert "s3://" not in json.dumps(body)  # the dataset is named, never the bucket
+    if status == 404:
+        assert body["error"]["code"] == "not_found" and "POST /v1/data/ingest" in detail["hint"]
+    assert RunStore(aws.env.runs_table).list("backtest", limit=5) == []
 
 
 @pytest.mark.parametrize(

@@ -142,9 +142,47 @@ def test_unknown_indicator_and_missing_data_are_clear(aws):
     )
     assert status == 400 and "unknown indicator kind" in body["error"]["message"]
     status, body = call("GET", "/v1/indicators", query={"symbol": "NONE/USD"})
-    assert status == 400 and "no stored data" in body["error"]["message"]
+    assert status == 404 and "no stored data for NONE/USD 1h" in body["error"]["message"]
     status, body = call("GET", "/v1/indicators", query={})
     assert status == 422 and body["error"]["details"][0]["field"] == "query.symbol"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("ask", "status", "field", "said"),
+    [
+        ({"symbol": "NOPE/USD"}, 404, "symbol", "NOPE/USD is not stored"),
+        ({"symbol": "SYN/USD", "timeframe": "4h"}, 404, "timeframe", "stored at 1h"),
+        ({"symbol": "SYN/USD", "start": "2026-11-23", "end": "2026-11-01"}, 400, "end",
+         "not after start"),
+        ({"symbol": "SYN/USD", "start": "2024-01-02", "end": "2024-01-02"}, 400, "end",
+         "not after start"),
+        ({"symbol": "SYN/USD", "start": "2023-01-01", "end": "2023-02-01"}, 404, "start",
+         "stored from 2024-01-01"),
+        ({"symbol": "SYN/USD", "start": "2024-01-11"}, 404, "start", "stored from"),
+        ({"symbol": "SYN/USD", "end": "2024-01-01"}, 404, "start", "stored from"),
+        # inside the stored span, but in a gap: found by the read, said the same way
+        ({"symbol": "SYN/USD", "start": "2024-01-04", "end": "2024-01-05"}, 404, "start",
+         "gap"),
+    ],
+)  # fmt: skip
+def test_stored_ranges_are_refused_alike(aws, method, ask, status, field, said):
+    """An unknown dataset and an empty range answer 404, an inverted range 400, naming the
+    field as the backtests route does; the store's address is never said."""
+    frame = generate_ohlcv(240, "1h", seed=5, start="2024-01-01")
+    gap = (frame.index < "2024-01-04") | (frame.index >= "2024-01-05")
+    aws.env.market_store().write(frame[gap])
+    where = "query" if method == "GET" else "body"
+    kw = {"query": ask} if method == "GET" else {"body": ask}
+    got, body = call(method, "/v1/indicators", **kw)
+    assert got == status, body
+    (detail,) = body["error"]["details"]
+    assert detail["field"] == f"{where}.{field}"
+    assert said in detail["message"] + body["error"]["message"]
+    assert body["error"]["code"] == ("not_found" if status == 404 else "bad_request")
+    assert "s3://" not in json.dumps(body)
+    if status == 404:
+        assert "POST /v1/data/ingest" in detail["hint"]
 
 
 def test_nan_in_results_is_null_and_json_is_strict(aws):

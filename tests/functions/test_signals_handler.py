@@ -80,6 +80,28 @@ def test_stored_range_and_errors(aws):
     status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", "params": "fast"})
     assert status == 422 and body["error"]["details"][0]["field"] == "body.params"
 
+    # the same rules as /v1/indicators and /v1/backtests (market_data.require_stored_data)
+    status, body = call({"symbol": "NOPE/USD"})
+    assert status == 404 and body["error"]["details"][0]["field"] == "body.symbol"
+    status, body = call({"symbol": "ETH/USDT", "timeframe": "1h"})
+    assert status == 404 and "stored at 4h" in body["error"]["details"][0]["message"]
+    status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", "start": "2030-01-01"})
+    assert status == 404 and body["error"]["details"][0]["field"] == "body.start"
+    assert "no stored ETH/USDT 4h bars" in body["error"]["message"]
+    span = {"start": "2024-01-05", "end": "2024-01-01"}
+    status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", **span})
+    assert status == 400 and body["error"]["details"][0]["field"] == "body.end"
+
+
+@pytest.mark.parametrize("strategy", ["ema_crossover@1m", "rsi_reversal@30m+atr"])
+def test_a_filter_finer_than_the_data_is_refused_naming_the_strategy(strategy):
+    frame = generate_ohlcv(100, "1h", seed=2)
+    status, body = call({"candles": candles_of(frame), "strategy": strategy})
+    assert status == 400 and body["error"]["code"] == "bad_request", body
+    (detail,) = body["error"]["details"]
+    assert detail["field"] == "body.strategy" and "finer" in detail["message"]
+    assert strategy.split("+")[0] in body["error"]["message"]
+
 
 # --------------------------------------------------------------------------- the stream
 def capture_queue(aws, detail_type: str) -> str:

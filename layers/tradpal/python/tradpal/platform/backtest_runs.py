@@ -25,6 +25,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from tradpal.errors import StoreError, TradPalError
 from tradpal.platform.environment import platform_env
 from tradpal.platform.market_data import load_data, pin_end
@@ -67,23 +69,54 @@ def _field(field: str, call: Any, *args: Any, **kwargs: Any) -> Any:
         raise RequestError(field, exc.message, exc.hint) from None
 
 
+def strategy_for(name: Any, timeframe: str, field: str = "body.strategy") -> Any:
+    """The strategy ``name`` names, for data at ``timeframe``; :class:`RequestError` naming
+    ``field`` when it is unknown or when a higher-timeframe filter (``NAME@TF``) cannot be
+    made from the data: TF must be ``timeframe`` or coarser, and a whole multiple of it."""
+    from tradpal.data.resample import check_coarser
+    from tradpal.strategies import get_strategy
+    from tradpal.timeframes import parse_timeframe
+
+    strategy = _field(field, get_strategy, name)
+    tf = parse_timeframe(timeframe)
+    inner = strategy
+    while inner is not None:  # NAME@TF+atr wraps the filter in the stops
+        higher = getattr(inner, "higher_timeframe", None)
+        if higher is not None:
+            try:
+                check_coarser(tf, higher)
+            except TradPalError as exc:
+                raise RequestError(
+                    field,
+                    f"{strategy.name} filters on {higher.name} bars, which {tf.name} data "
+                    f"cannot make ({exc.message})",
+                    f"use a filter timeframe that is a multiple of {tf.name} (such as "
+                    f"@4h on 1h data), or data at a finer timeframe",
+                ) from None
+        inner = getattr(inner, "inner", None)
+    return strategy
+
+
 def check_request(request: Mapping[str, Any]) -> dict[str, Any]:
     """``request`` checked without loading data, with an open ``data.end`` pinned
     (:func:`~tradpal.platform.market_data.pin_end`); :class:`RequestError` naming the field.
 
-    Checks: the strategy exists, the timeframe and times parse, ``store`` has a symbol, the
-    params are the strategy's and valid over its timeframe defaults, the config overrides
-    are BacktestConfig settings with valid values."""
+    Checks: the strategy exists and its higher-timeframe filter fits the data's timeframe
+    (:func:`strategy_for`), the timeframe and times parse, a start is not in the future,
+    ``store`` has a symbol, the params are the strategy's and valid over its timeframe
+    defaults, the config overrides are BacktestConfig settings with valid values (an
+    explicit null is refused: leave a setting out for its default). Whether the store holds
+    the data is :func:`~tradpal.platform.market_data.require_stored_data` (I/O, done by the
+    API when it accepts the run)."""
     from tradpal.backtest.runs import config_for
     from tradpal.data.contract import to_utc_timestamp
-    from tradpal.strategies import get_strategy
     from tradpal.timeframes import parse_timeframe
 
-    strategy = _field("body.strategy", get_strategy, request.get("strategy"))
     data = dict(request.get("data") or {})
     data.setdefault("source", "store")
     tf = _field("body.data.timeframe", parse_timeframe, data.get("timeframe") or "1h")
     data["timeframe"] = tf.name
+    strategy = strategy_for(request.get("strategy"), tf.name)
     if data["source"] == "store" and not data.get("symbol"):
         raise RequestError(
             "body.data.symbol", "reading the store needs a symbol", 'e.g. "BTC/USDT"'
@@ -95,6 +128,14 @@ def check_request(request: Mapping[str, Any]) -> dict[str, Any]:
             data[name] = times[name].isoformat()
     if len(times) == 2 and times["start"] >= times["end"]:
         raise RequestError("body.data.end", f"end {data['end']} is not after start {data['start']}")
+    pinned = pin_end(data)
+    if "start" in times and "end" not in times and times["start"] >= pd.Timestamp(pinned["end"]):
+        raise RequestError(
+            "body.data.start",
+            f"start {data['start']} is in the future (an open end reads the closed "
+            f"{tf.name} bars before {pinned['end']})",
+            "give a start in the past; without end the run reads up to now",
+        )
     params = dict(request.get("params") or {})
     unknown = sorted(set(params) - set(strategy.space.names))
     if unknown:
@@ -105,11 +146,19 @@ def check_request(request: Mapping[str, Any]) -> dict[str, Any]:
         )
     _field("body.params", strategy.space.validate, {**strategy.defaults_for(tf.name), **params})
     config = dict(request.get("config") or {})
+    for name, value in config.items():
+        if value is None:  # config_for skips None (an unset CLI flag): never a silent default
+            raise RequestError(
+                f"body.config.{name}",
+                f"{name} is null; give a value, or leave the field out for the default",
+                "to turn an optional setting off (stop_loss, take_profit, trailing_stop, "
+                'time_stop_bars...) give "none"',
+            )
     _field("body.config", config_for, tf.name, **config)
     return {
         "strategy": request["strategy"],
         "params": params,
-        "data": pin_end(data),
+        "data": pinned,
         "config": config,
     }
 

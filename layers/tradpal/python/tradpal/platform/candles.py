@@ -182,18 +182,21 @@ def _details(report: QualityReport, t: np.ndarray, field: str) -> list[dict[str,
     return out
 
 
-def stored_frame(symbol: str, timeframe: str, start: Any, end: Any) -> pd.DataFrame:
-    """The stored bars of ``symbol`` at ``timeframe`` in ``[start, end)``; 404 when none."""
+def stored_frame(
+    symbol: str, timeframe: str, start: Any, end: Any, *, field: str = "body"
+) -> pd.DataFrame:
+    """The stored bars of ``symbol`` at ``timeframe`` in ``[start, end)``, checked first by
+    :func:`~tradpal.platform.market_data.require_stored_data` (404 for a dataset that is not
+    stored or a range without bars, 400 for an inverted range; ``field`` prefixes the field
+    names: ``"query"`` or ``"body"``)."""
     from tradpal.platform.environment import platform_env
+    from tradpal.platform.market_data import no_bars_error, require_stored_data
 
+    data = {"symbol": symbol, "timeframe": timeframe, "start": start, "end": end}
+    require_stored_data(data, field=field)
     frame = platform_env().market_store().read(symbol, timeframe, start, end)
-    if not len(frame):
-        raise ApiError(
-            404,
-            "not_found",
-            f"no stored {symbol} {timeframe} bars in [{start}, {end})",
-            {"hint": "widen the range, or ingest the data first (POST /v1/data/ingest)"},
-        )
+    if not len(frame):  # the range falls in a gap of the stored bars
+        raise no_bars_error(symbol, timeframe, start, end, field=field)
     return frame
 
 
