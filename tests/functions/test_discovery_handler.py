@@ -178,3 +178,47 @@ def test_a_population_of_two_is_accepted_without_an_elitism(monkeypatch):
         "POST", "/v1/discovery", body={**SAMPLE_REQUEST, "population": 2, "generations": 3}
     )
     assert status == 200 and started[0]["population"] == 2 and started[0]["elitism"] == 1
+
+
+def wait_for(run_id: str) -> dict:
+    for _ in range(2400):  # bounded
+        status, view = get(run_id)
+        assert status == 200, view
+        if view["status"] != "RUNNING":
+            return view
+        time.sleep(0.025)
+    raise AssertionError(f"run {run_id} still RUNNING")
+
+
+def test_a_batch_the_library_refuses_fails_the_run_with_its_own_message(machines, monkeypatch):
+    import tradpal.discovery
+    from tradpal.errors import StoreError
+
+    real = tradpal.discovery.evaluate
+
+    def evaluate(batch, *, frame=None):
+        if any(c["id"] == "g0-1" for c in batch["candidates"]):
+            raise StoreError("the bars of SYN/USD 1h cannot be read", hint="ingest them first")
+        return real(batch, frame=frame)
+
+    monkeypatch.setattr(tradpal.discovery, "evaluate", evaluate)
+    status, body, _ = call("POST", "/v1/discovery", body=REQUEST)
+    assert status == 202, body
+    view = wait_for(body["run_id"])
+    assert view["status"] == "FAILED", view
+    said = f"{view['error']['error']} {view['error']['cause']}"
+    assert "StoreError: the bars of SYN/USD 1h cannot be read" in said, said
+    assert "ingest them first" in said and "do not match" not in said
+
+
+def test_data_too_short_for_the_folds_fails_at_plan_with_the_reason(machines):
+    from tradpal.local.machines import function_name
+
+    data = {**DATA, "end": "2024-01-03T00:00:00+00:00"}  # 48 bars
+    body = {**REQUEST, "data": data, "validation": {"holdout": 0.25, "folds": 30}}
+    status, accepted, _ = call("POST", "/v1/discovery", body=body)
+    assert status == 202, accepted
+    view = wait_for(accepted["run_id"])
+    assert view["status"] == "FAILED", view
+    assert "too few for 30 folds" in view["error"]["cause"], view["error"]
+    assert not machines.local.calls_to(function_name(machines.env, "discovery_evaluate"))

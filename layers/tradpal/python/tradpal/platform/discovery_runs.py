@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tradpal.errors import TradPalError
+from tradpal.errors import DiscoveryError, TradPalError
 from tradpal.platform.environment import platform_env
 from tradpal.platform.results import ResultStore
 from tradpal.platform.runs import RunStore
@@ -78,21 +78,29 @@ def pointer(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def plan(run_id: str, request: Mapping[str, Any]) -> dict[str, Any]:
-    """Task ``plan``: the validated request's first generation."""
+    """Task ``plan``: the validated request's first generation, once its data loads with
+    enough bars for the folds and holdout: a data problem fails here with its own error,
+    not in every batch of the Distributed Map."""
     from tradpal.discovery import plan as plan_search
+    from tradpal.discovery.evaluate import plan_spans
 
-    return pointer(run_id, plan_search(request))
+    state = plan_search(request)
+    req = state["request"]
+    plan_spans(len(data_frame(req["data"])), req["validation"])
+    return pointer(run_id, state)
 
 
 def evaluate(run_id: str | None, event: Mapping[str, Any]) -> dict[str, Any]:
     """Task ``evaluate``: one Map batch ``{"Items": [candidates], "BatchInput": {...}}``
-    scored and stored; returns ``{"batch_id", "key"}``."""
+    scored and stored; returns ``{"batch_id", "key"}``. A batch the library refuses (a
+    :class:`~tradpal.errors.TradPalError`: its data, a candidate) is stored as ``{"batch_id",
+    "results": [], "error": {"type", "message", "hint"}}`` so that ``reduce`` fails the run
+    with that cause (a failed Map child would only say that the Map failed)."""
     from tradpal.discovery import evaluate as evaluate_batch
 
     items, ctx = list(event["Items"]), event["BatchInput"]
     batch_id = f"{items[0]['id']}+{len(items)}"
     request = ctx["request"]
-    frame = data_frame(request["data"])
     batch = {
         "batch_id": batch_id,
         "generation": ctx["generation"],
@@ -100,21 +108,45 @@ def evaluate(run_id: str | None, event: Mapping[str, Any]) -> dict[str, Any]:
         "candidates": items,
     }
     key = f"{ctx['results_prefix']}{batch_id}.json"
-    _results().put_json(key, evaluate_batch(batch, frame=frame))
+    try:
+        result = evaluate_batch(batch, frame=data_frame(request["data"]))
+    except TradPalError as exc:
+        error = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        result = {"batch_id": batch_id, "generation": ctx["generation"], "results": []}
+        result["error"] = error
+    _results().put_json(key, result)
     return {"batch_id": batch_id, "key": key}
 
 
 def reduce(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
-    """Task ``reduce``: the generation's batch results merged; the next pointer."""
+    """Task ``reduce``: the generation's batch results merged; the next pointer. A batch
+    that recorded an error fails the run with that error's message and hint; candidates
+    without a result (a batch that crashed) fail it saying so."""
     from tradpal.discovery import reduce as reduce_search
 
     results = _results()
     stored = results.get_json(state["state_key"])
-    evaluated = [
-        r
-        for key in results.list_keys(state["results_prefix"])
-        for r in results.get_json(key)["results"]
-    ]
+    batches = [results.get_json(key) for key in results.list_keys(state["results_prefix"])]
+    failed = sorted((b for b in batches if b.get("error")), key=lambda b: str(b.get("batch_id")))
+    if failed:
+        first = failed[0]["error"]
+        raise DiscoveryError(
+            f"evaluating generation {stored['generation']} failed in {len(failed)} of "
+            f"{len(batches)} batches; the first ({failed[0].get('batch_id')}): "
+            f"{first.get('type')}: {first.get('message')}",
+            hint=first.get("hint") or "fix the request and start the discovery again",
+        )
+    evaluated = [r for b in batches for r in b["results"]]
+    done = {r.get("id") for r in evaluated}
+    missing = [c["id"] for c in stored["candidates"] if c["id"] not in done]
+    if missing:
+        raise DiscoveryError(
+            f"{len(missing)} of generation {stored['generation']}'s candidates have no "
+            f"result ({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}): "
+            "their evaluate batches failed without recording why",
+            hint="the discovery_evaluate function's logs for this run say why; "
+            "start the discovery again once that is fixed",
+        )
     return pointer(run_id, reduce_search(stored, evaluated))
 
 
