@@ -38,7 +38,8 @@ from tradpal.platform.observability import for_capability
 obs = for_capability("data")
 router = APIGatewayHttpRouter()
 ERRORS: dict[int, str] = {
-    400: "the source or the store refused the request (message and hint)",
+    400: "the source or the store refused the request, or the range is impossible (end not "
+    "after start, start in the future): message, details and hint",
     422: "invalid request (details name the fields)",
 }
 
@@ -373,6 +374,32 @@ def scheduled_ingest() -> dict[str, Any]:
 # --- routes -----------------------------------------------------------------------------------
 
 
+def check_ingest_range(start: datetime, end: datetime | None, now: Any = None) -> None:
+    """400 naming the field when ``[start, end)`` can hold no closed bar: ``start`` after
+    ``now`` (UTC; default: the current time), or ``end`` not after ``start``. Naive times
+    are UTC."""
+    import pandas as pd
+
+    from tradpal.data.contract import to_utc_timestamp
+    from tradpal.platform.market_data import field_error
+
+    lo = to_utc_timestamp(start, "start")
+    now = pd.Timestamp.now(tz="UTC") if now is None else to_utc_timestamp(now, "now")
+    if end is not None and to_utc_timestamp(end, "end") <= lo:
+        hi = to_utc_timestamp(end, "end")
+        raise field_error(
+            "body.end",
+            f"end {hi.isoformat()} is not after start {lo.isoformat()}",
+            "give an end after start (end is exclusive), or leave it out for now",
+        )
+    if lo > now:
+        raise field_error(
+            "body.start",
+            f"start {lo.isoformat()} is in the future",
+            "give a start in the past: only closed bars are stored",
+        )
+
+
 @router.post(
     "/v1/data/ingest",
     summary="Download a range of candles into the store (admin)",
@@ -380,6 +407,7 @@ def scheduled_ingest() -> dict[str, Any]:
     responses=responses(IngestResponse, "what was stored and put on the stream", ERRORS),
 )
 def post_ingest(request: IngestRequest) -> IngestResponse:
+    check_ingest_range(request.start, request.end)
     return ingest(
         request.symbol, request.timeframe, request.start, request.end, source=request.source
     )

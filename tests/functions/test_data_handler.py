@@ -13,6 +13,7 @@ from fakes.fake_binance import FakeBinance, generated_klines
 from fakes.lambda_events import LambdaContext, http_event, json_body, load_handler
 
 from tradpal.errors import ConfigError
+from tradpal.platform.http import ApiError
 
 module = load_handler("data")
 handler = module.handler
@@ -193,6 +194,37 @@ def test_bad_requests_and_events(aws, exchange):
     assert out["statusCode"] == 400 and "NOPE/USDT" in json_body(out)["error"]["message"]
     with pytest.raises(ConfigError):
         handler({"something": "else"}, LambdaContext())
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field", "said"),
+    [
+        ("2026-11-20T00:00:00Z", "2026-11-01T00:00:00Z", "body.end", "not after start"),
+        ("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z", "body.end", "not after start"),
+        ("2030-01-01T00:00:00Z", None, "body.start", "in the future"),
+        ("2030-01-01T00:00:00Z", "2030-02-01T00:00:00Z", "body.start", "in the future"),
+    ],
+)
+def test_impossible_ingest_ranges_are_refused_naming_the_field(aws, start, end, field, said):
+    """They answered 200 with bars_written 0 before: an ingest that silently did nothing."""
+    body = {"symbol": "BTC/USDT", "start": start, "end": end, "source": "synthetic"}
+    out = handler(http_event("POST", "/v1/data/ingest", body=body), LambdaContext())
+    answer = json_body(out)
+    assert out["statusCode"] == 400 and answer["error"]["code"] == "bad_request", answer
+    (detail,) = answer["error"]["details"]
+    assert detail["field"] == field and said in detail["message"] and detail["hint"]
+    assert aws.env.market_store().range("BTC/USDT", "1h") is None  # nothing fetched or stored
+
+
+def test_the_ingest_range_check_takes_naive_times_as_utc():
+    from datetime import datetime
+
+    now = pd.Timestamp("2026-11-24T07:30:00Z")
+    module.check_ingest_range(datetime(2026, 11, 24, 7, 30), None, now=now)  # now: accepted
+    module.check_ingest_range(datetime(2026, 11, 1), datetime(2026, 11, 2), now=now)
+    with pytest.raises(ApiError) as got:
+        module.check_ingest_range(datetime(2026, 11, 24, 7, 31), None, now=now)
+    assert got.value.status == 400 and got.value.details[0]["field"] == "body.start"
 
 
 def test_a_dataset_stored_before_streams_only_bars_after_it(aws, exchange):
