@@ -30,7 +30,8 @@ missing_columns        error     required columns absent (names in the message)
 invalid_index          error     rows whose label is not a UTC timestamp (NaT,
                                  naive or non-datetime index)
 non_numeric            error     rows holding a value that is not a number
-nan_values             error     rows with NaN or infinite values
+nan_values             error     rows with NaN or infinite values (the message says
+                                 how many of each: "not finite")
 non_positive_prices    error     rows with open/high/low/close <= 0
 negative_volume        error     rows with volume < 0
 ohlc_inconsistent      error     rows with high < max(open, close), low > min(open,
@@ -330,7 +331,15 @@ def _analyse(frame: object, timeframe: str | Timeframe | None) -> _Analysis:
     for values in columns.values():
         finite_any_bad |= ~np.isfinite(values)
     nan_rows = finite_any_bad & ~non_numeric
-    add("nan_values", int(nan_rows.sum()), np.flatnonzero(nan_rows))
+    inf_rows = np.zeros(n, dtype=bool)
+    for values in columns.values():
+        inf_rows |= np.isinf(values)
+    inf_rows &= nan_rows
+    n_nan, n_inf = int(nan_rows.sum()), int(inf_rows.sum())
+    # one rule for both (its name is part of the API); the message says which it is
+    kinds = [f"{n_nan - n_inf} NaN"] * (n_nan > n_inf) + [f"{n_inf} infinite"] * (n_inf > 0)
+    not_finite = f"{n_nan} row(s) not finite ({', '.join(kinds)})" if n_nan else ""
+    add("nan_values", n_nan, np.flatnonzero(nan_rows), not_finite)
     non_pos = np.zeros(n, dtype=bool)
     for name in _PRICES:
         if name in columns:
