@@ -301,20 +301,24 @@ def test_discovery_retries_a_throttled_evaluate(world, reference):
     assert final["best"]["id"] == reference["best"]["id"]
 
 
-def test_discovery_failure_in_the_map_is_recorded_published_and_fails(world):
-    # plan accepts a sample without an end; evaluate refuses it (each batch would see
-    # different bars): a real library error raised inside the Distributed Map
-    data = {k: v for k, v in DATA.items() if k not in ("start", "end")}
-    done = world.start("discovery", {**DISCOVERY_REQUEST, "data": data})
+def test_discovery_failure_in_the_map_is_recorded_published_and_fails(world, monkeypatch):
+    # a Map child that crashes (not a library error, which the worker records for Reduce)
+    import tradpal.discovery
+
+    def crash(batch, *, frame=None):
+        raise RuntimeError("the worker ran out of memory")
+
+    monkeypatch.setattr(tradpal.discovery, "evaluate", crash)
+    done = world.start("discovery", DISCOVERY_REQUEST)
     assert done["status"] == "FAILED" and done["error"] == "DiscoveryFailed"
-    assert {c.error for c in world.calls("discovery_evaluate")} == {"DiscoveryError"}
+    assert {c.outcome for c in world.calls("discovery_evaluate")} == {"function_error"}
     # AWS fails the Map at the first failed child (ToleratedFailurePercentage 0); moto ignores
     # tolerances and lets the Map finish, so there Reduce refuses the incomplete generation
-    # with its own DiscoveryError. Either way the Catch sees a DiscoveryError.
+    # with its own DiscoveryError, pointing at the worker's logs.
     item = world.run_item(done["run_id"])
     assert item["status"] == "FAILED" and item["kind"] == "discovery"
     assert item["error"] == "DiscoveryError"
-    assert "end time" in item["cause"] or "missing: g0-0" in item["cause"]
+    assert "have no result" in item["cause"] and "logs" in item["cause"]
     (event,) = world.events()
     detail = BacktestComplete.model_validate(event["detail"])
     assert detail.kind == "discovery" and detail.status == "FAILED"
