@@ -93,9 +93,26 @@ def test_elites_carry_over_unevaluated():
     scores = {e["id"]: e["values"][0] for e in s1["history"]}
     top3 = sorted(scores, key=lambda i: (-scores[i], int(i.split("-")[1])))[:3]
     assert s1["population"][:3] == top3
-    assert len(s1["candidates"]) == 12 - 3 and len(s1["population"]) == 12
+    assert len(s1["candidates"]) <= 12 - 3 and len(s1["population"]) == 12
+    assert set(s1["population"][3:]) >= {c["id"] for c in s1["candidates"]}
     s2 = reduce(s1, evaluate(s1))
-    assert len(s2["history"]) == 12 + 9  # the elites were not evaluated again
+    # the elites (and children equal to an earlier point) were not evaluated again
+    assert len(s2["history"]) == 12 + len(s1["candidates"])
+
+
+def test_a_point_proposed_again_is_not_evaluated_again_and_keeps_its_score():
+    # a tiny population converges: children repeat their parents and each other
+    states = run(request("genetic", population=6, generations=8, elitism=1, seed=3))
+    final = states[-1]
+    history = final["history"]
+    keys = [json.dumps(e["params"], sort_keys=True) for e in history]
+    assert len(set(keys)) == len(keys)  # one evaluation per distinct parameter set
+    assert sum(len(s["candidates"]) for s in states) == len(history) < 6 * 8
+    by_id = {e["id"]: e for e in history}
+    for _g, i in final["trials"]:  # every member of every generation has its one score
+        assert by_id[i]["values"] == [peak(by_id[i]["params"])]
+    assert len(final["trials"]) == 6 * 8
+    assert [s["evaluated"] for s in final["summary"]] == [len(s["candidates"]) for s in states[:-1]]
 
 
 @pytest.mark.parametrize("method", ["tpe", "nsga2"])

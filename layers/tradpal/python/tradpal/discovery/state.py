@@ -12,11 +12,14 @@ State keys: ``version``, ``request`` (validated, defaults filled), ``space``
 (:meth:`SearchSpace.to_dict`), ``generation`` (the generation whose candidates are
 pending), ``done``, ``candidates`` (``[{"id": "g3-17", "params": {...}}]``; ids are
 ``g<generation>-<index>`` and stable), ``population`` (ids of the generation's
-members: carried elites, then the candidates), ``history`` (every evaluated result,
-in candidate order, with ``generation`` and ``values``; ``values`` are null when not
-eligible), ``best`` (the history entry with the best first objective; ties to the
-earliest) and ``summary`` (per generation: evaluated, eligible, best and median of
-the first objective, best so far).
+members: carried elites, then the proposed points; a point evaluated before keeps the id
+of its first evaluation and is not a candidate again), ``trials`` (``[generation, id]`` of
+every finished generation's members, repeats included: what optuna's samplers learn from),
+``history`` (every evaluated result, one per distinct parameter set, in candidate order,
+with ``generation`` and ``values``; ``values`` are null when not eligible), ``best`` (the
+history entry with the best first objective; ties to the earliest) and ``summary`` (per
+generation: evaluated (new evaluations), eligible, best and median of the first objective
+over the members, best so far).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from tradpal.discovery.objectives import check_objectives
 from tradpal.discovery.space import SearchSpace
 from tradpal.errors import DiscoveryError, TradPalError
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 MAX_BATCH_BYTES = 256 * 1024
 
 # Limits of one search: what a serious search needs, and what keeps one request from
@@ -283,6 +286,30 @@ def _candidates(generation: int, points: Sequence[Mapping[str, Any]]) -> list[di
     return [{"id": f"g{generation}-{i}", "params": dict(p)} for i, p in enumerate(points)]
 
 
+def params_key(params: Mapping[str, Any]) -> str:
+    """A parameter set's identity: its canonical JSON (same params, same key)."""
+    return json.dumps(params, sort_keys=True, allow_nan=False)
+
+
+def _propose(
+    generation: int, points: Sequence[Mapping[str, Any]], history: Sequence[Mapping[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``(candidates, member ids)`` of a generation's proposed ``points``: a point already
+    evaluated (in ``history``) or proposed earlier in the generation is not evaluated again;
+    its member id is the earlier one (evaluation is a pure function of the params, so the
+    score is the one re-running it would give, and the search goes on unchanged)."""
+    known = {params_key(e["params"]): e["id"] for e in history}
+    fresh: list[Mapping[str, Any]] = []
+    ids: list[str] = []
+    for point in points:
+        key = params_key(point)
+        if key not in known:
+            known[key] = f"g{generation}-{len(fresh)}"
+            fresh.append(point)
+        ids.append(known[key])
+    return _candidates(generation, fresh), ids
+
+
 def plan(request: Mapping[str, Any]) -> dict[str, Any]:
     """The state of a new search: the validated request and generation 0's candidates."""
     req = validate_request(request)
@@ -312,7 +339,7 @@ def plan(request: Mapping[str, Any]) -> dict[str, Any]:
         raise
     except TradPalError as exc:
         raise DiscoveryError(exc.message, hint=exc.hint) from None
-    cands = _candidates(0, points)
+    cands, ids = _propose(0, points, [])
     return {
         "version": STATE_VERSION,
         "request": req,
@@ -320,7 +347,8 @@ def plan(request: Mapping[str, Any]) -> dict[str, Any]:
         "generation": 0,
         "done": False,
         "candidates": cands,
-        "population": [c["id"] for c in cands],
+        "population": ids,
+        "trials": [],
         "history": [],
         "best": None,
         "summary": [],
@@ -334,7 +362,10 @@ def _check_state(state: Mapping[str, Any]) -> None:
             "not a discovery state", hint="pass the object plan() or reduce() returned"
         )
     if state["version"] != STATE_VERSION:
-        raise DiscoveryError(f"state version {state['version']!r} is not {STATE_VERSION}")
+        raise DiscoveryError(
+            f"state version {state['version']!r} is not {STATE_VERSION}",
+            hint="an older TradPal wrote it: start the search afresh (tradpal discover --fresh)",
+        )
 
 
 def batches(state: Mapping[str, Any], *, batch_size: int) -> list[dict[str, Any]]:
@@ -445,7 +476,10 @@ def reduce(state: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> di
     entries = _merge(state, results)
     history = [*state["history"], *entries]
     by_id = {e["id"]: e for e in history}
-    members = [by_id[i] for i in state.get("population") or [c["id"] for c in entries]]
+    member_ids = list(state.get("population") or [c["id"] for c in entries])
+    members = [by_id[i] for i in member_ids]
+    # every generation's members, repeats included: what the samplers learn from
+    trials = [*state.get("trials", []), *([g, i] for i in member_ids)]
     best = _best(history)
     scores = [s for s in (_score(e) for e in members) if s is not None]
     summary = [
@@ -464,6 +498,7 @@ def reduce(state: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> di
         "history": history,
         "best": best,
         "summary": summary,
+        "trials": trials,
         "generation": g + 1,
     }
     method = req["method"]
@@ -486,15 +521,15 @@ def reduce(state: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> di
         points = methods.optuna_candidates(
             method,
             space,
-            history,
+            [{**by_id[i], "generation": t} for t, i in trials],
             len(req["objectives"]),
             n,
             seed=req["seed"],
             generation=g + 1,
             population=n,
         )
-    cands = _candidates(g + 1, points)
-    return {**out, "candidates": cands, "population": keep + [c["id"] for c in cands]}
+    cands, ids = _propose(g + 1, points, history)
+    return {**out, "candidates": cands, "population": keep + ids}
 
 
 __all__ = [
