@@ -24,10 +24,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradpal.platform import backtest_runs
-from tradpal.platform.http import ErrorResponse, json_response, make_app
+from tradpal.platform.http import json_response, make_app
 from tradpal.platform.market_data import require_stored_data
 from tradpal.platform.observability import for_capability
 from tradpal.platform.run_api import (
+    NO_DATA_TEXT,
     RunAccepted,
     RunError,
     checked,
@@ -118,16 +119,10 @@ class BacktestList(BaseModel):
     runs: list[BacktestSummary]
 
 
-NO_DATA = {
-    "description": "the dataset is not stored, or holds no bars in the range (details say what is)",
-    "content": {"application/json": {"model": ErrorResponse}},
-}
-
-
 @router.post(
     PATH,
     summary="Start a backtest",
-    responses=responses(RunAccepted, 202, (400, 409, 422)) | {404: NO_DATA},
+    responses=responses(RunAccepted, 202, (400, 404, 409, 422), {404: NO_DATA_TEXT}),
 )
 def start_backtest(body: BacktestRequest):
     posted = body.model_dump(mode="json")

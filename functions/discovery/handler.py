@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from tradpal.discovery.state import MAX_EVALUATIONS, MAX_GENERATIONS, MAX_POPULATION
 from tradpal.platform import discovery_runs
 from tradpal.platform.http import json_response, make_app
+from tradpal.platform.market_data import require_stored_data
 from tradpal.platform.observability import for_capability
 from tradpal.platform.run_api import (
+    NO_DATA_TEXT,
     RunAccepted,
     RunError,
     checked,
@@ -124,11 +126,13 @@ class DiscoveryView(BaseModel):
 @router.post(
     PATH,
     summary="Start a discovery",
-    responses=responses(RunAccepted, 202, (400, 409, 422)),
+    responses=responses(RunAccepted, 202, (400, 404, 409, 422), {404: NO_DATA_TEXT}),
 )
 def start_discovery(body: DiscoveryRequest):
     posted = body.model_dump(mode="json", exclude_none=True)
     request = checked(discovery_runs.check_request, posted)
+    # refused now, not failed later in the state machine
+    require_stored_data(request["data"])
     key = idempotency_key(router.current_event.headers)
     response = start("discovery", "discovery", PATH, key, posted, request, app.lambda_context)
     obs.metrics.add_metric(name="DiscoveriesStarted", unit=MetricUnit.Count, value=1)

@@ -222,3 +222,26 @@ def test_data_too_short_for_the_folds_fails_at_plan_with_the_reason(machines):
     assert view["status"] == "FAILED", view
     assert "too few for 30 folds" in view["error"]["cause"], view["error"]
     assert not machines.local.calls_to(function_name(machines.env, "discovery_evaluate"))
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "said"),
+    [
+        ({"symbol": "NOPE/USD", "timeframe": "1h"}, "body.data.symbol", "NOPE/USD"),
+        ({"symbol": "BTC/USDT", "timeframe": "4h"}, "body.data.timeframe", "stored at 1h"),
+    ],
+    ids=["unknown-symbol", "unstored-timeframe"],
+)
+def test_data_the_store_does_not_hold_is_404_before_any_run_starts(machines, data, field, said):
+    from tradpal.data.sources.synthetic import generate_ohlcv
+
+    frame = generate_ohlcv(24 * 30, "1h", seed=3, start="2024-01-01", symbol="BTC/USDT")
+    machines.env.market_store().write(frame)
+    body = {**REQUEST, "data": {"source": "store", **data}}
+    status, answer, _ = call("POST", "/v1/discovery", body=body)
+    assert status == 404 and answer["error"]["code"] == "not_found", answer
+    [detail] = answer["error"]["details"]
+    assert detail["field"] == field and said in detail["message"], detail
+    arn = machines.env.state_machine_arns["discovery"]
+    runs = machines.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    assert runs == []

@@ -49,16 +49,26 @@ _ERROR_TEXT = {
 }
 
 
-def responses(model: type[BaseModel], status: int = 200, errors: tuple[int, ...] = ()) -> dict:
+NO_DATA_TEXT = "the dataset is not stored, or holds no bars in the range (details say what is)"
+"""The 404 of a run start whose data the store does not hold."""
+
+
+def responses(
+    model: type[BaseModel],
+    status: int = 200,
+    errors: tuple[int, ...] = (),
+    texts: Mapping[int, str] | None = None,
+) -> dict:
     """OpenAPI ``responses=`` of a route: ``model`` at ``status`` and the error shape at
-    each status of ``errors``."""
+    each status of ``errors`` (described by ``texts``, else the usual meaning)."""
 
     def content(m: type[BaseModel]) -> dict[str, Any]:
         return {"application/json": {"model": m}}
 
     out: dict[int, Any] = {status: {"description": model.__doc__ or "", "content": content(model)}}
     for code in errors:
-        out[code] = {"description": _ERROR_TEXT[code], "content": content(ErrorResponse)}
+        text = (texts or {}).get(code, _ERROR_TEXT[code])
+        out[code] = {"description": text, "content": content(ErrorResponse)}
     return out
 
 
@@ -195,7 +205,7 @@ def dispatch_task(tasks: Mapping[str, Task], event: Mapping[str, Any]) -> Any:
         return task(run_id, event.get("state"))
     except TradPalError:
         raise  # a refusal the user can act on: its message is the run's cause
-    except Exception as exc:
+    except Exception:
         # Anything else is a fault of ours: the traceback goes to the logs, and the run's
         # cause says where to look instead of showing internals.
         _log.exception("task %s of run %s failed", name, run_id)
