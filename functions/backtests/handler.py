@@ -29,6 +29,7 @@ from tradpal.platform.market_data import require_stored_data
 from tradpal.platform.observability import for_capability
 from tradpal.platform.run_api import (
     NO_DATA_TEXT,
+    DataRef,
     RunAccepted,
     RunError,
     checked,
@@ -47,19 +48,6 @@ MAX_LIST = 200
 
 router = APIGatewayHttpRouter()
 obs = for_capability("backtests")
-
-
-class DataRef(BaseModel):
-    """Where the candles come from."""
-
-    model_config = ConfigDict(extra="forbid")
-    source: Literal["store", "sample"] = Field(
-        "store", description="store: the platform's market data; sample: the seeded sample"
-    )
-    symbol: str | None = Field(None, description="e.g. BTC/USDT (required for store)")
-    timeframe: str = Field("1h", description="1m 5m 15m 30m 1h 4h 1d 1w")
-    start: str | None = Field(None, description="first bar open time, ISO 8601 (UTC if naive)")
-    end: str | None = Field(None, description="end, exclusive; default: now, pinned at start")
 
 
 class BacktestRequest(BaseModel):
@@ -125,7 +113,7 @@ class BacktestList(BaseModel):
     responses=responses(RunAccepted, 202, (400, 404, 409, 422), {404: NO_DATA_TEXT}),
 )
 def start_backtest(body: BacktestRequest):
-    posted = body.model_dump(mode="json")
+    posted = body.model_dump(mode="json", exclude_none=True)  # unset optional fields: absent
     request = checked(backtest_runs.check_request, posted)
     # refused now, not failed later in the state machine
     require_stored_data(request["data"])

@@ -27,6 +27,7 @@ from tradpal.platform.market_data import require_stored_data
 from tradpal.platform.observability import for_capability
 from tradpal.platform.run_api import (
     NO_DATA_TEXT,
+    DataRef,
     RunAccepted,
     RunError,
     checked,
@@ -42,19 +43,6 @@ PATH = "/v1/discovery"
 
 router = APIGatewayHttpRouter()
 obs = for_capability("discovery")
-
-
-class DiscoveryData(BaseModel):
-    """Where the candles come from (unset: the store)."""
-
-    model_config = ConfigDict(extra="forbid")
-    source: str = Field("store", description="store: the platform's market data; sample")
-    symbol: str | None = Field(None, description="e.g. BTC/USDT (required for store)")
-    timeframe: str | None = Field(None, description="1m 5m 15m 30m 1h 4h 1d 1w (default 1h)")
-    start: str | None = Field(None, description="first bar open time, ISO 8601 (UTC if naive)")
-    end: str | None = Field(None, description="end, exclusive; default: now, pinned at start")
-    seed: int | None = Field(None, ge=0, description="sample only: the synthetic market's seed")
-    bars: int | None = Field(None, ge=1, description="sample only: how many bars")
 
 
 class DiscoveryValidation(BaseModel):
@@ -96,7 +84,7 @@ class DiscoveryRequest(BaseModel):
         None, ge=1, le=MAX_EVALUATIONS, description="grid (its most points) or random: how many"
     )
     risk: bool | None = Field(None, description="also search stop, target and sizing")
-    data: DiscoveryData | None = None
+    data: DataRef | None = None
     config: dict[str, Any] | None = Field(None, description="BacktestConfig overrides")
     validation: DiscoveryValidation | None = Field(
         None, description='{"holdout": 0.25, "folds": 4}'

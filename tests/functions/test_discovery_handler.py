@@ -101,8 +101,9 @@ def test_refused_requests_answer_400_with_the_library_message(change, said):
 def test_store_data_needs_a_symbol_and_a_platform_source():
     status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "data": {"source": "store"}})
     assert status == 400 and body["error"]["details"][0]["field"] == "body.data.symbol"
+    # the model knows the platform's sources (as for backtests): 422 naming the field
     status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "data": {"source": "x.csv"}})
-    assert status == 400 and body["error"]["details"][0]["field"] == "body.data.source"
+    assert status == 422 and body["error"]["details"][0]["field"] == "body.data.source"
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tradpal.errors import ConfigError, TradPalError
 from tradpal.platform.environment import platform_env
@@ -32,6 +32,21 @@ class RunAccepted(BaseModel):
     run_id: str = Field(description="the run's id (its state machine execution's name)")
     status: str = Field(description="RUNNING when started")
     links: dict[str, str] = Field(description='{"self": "/v1/<kind>/<run_id>"}')
+
+
+class DataRef(BaseModel):
+    """Where a run's candles come from (the same reference for backtests and discoveries)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: Literal["store", "sample"] = Field(
+        "store", description="store: the platform's market data; sample: the seeded sample"
+    )
+    symbol: str | None = Field(None, description="e.g. BTC/USDT (required for store)")
+    timeframe: str = Field("1h", description="1m 5m 15m 30m 1h 4h 1d 1w")
+    start: str | None = Field(None, description="first bar open time, ISO 8601 (UTC if naive)")
+    end: str | None = Field(None, description="end, exclusive; default: now, pinned at start")
+    seed: int | None = Field(None, ge=0, description="sample only: the synthetic market's seed")
+    bars: int | None = Field(None, ge=1, description="sample only: how many bars")
 
 
 class RunError(BaseModel):
