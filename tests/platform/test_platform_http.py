@@ -138,8 +138,8 @@ def test_every_json_media_type_is_read_as_json(content_type):
 @pytest.mark.parametrize(
     ("body", "says"),
     [
-        ('{"strategy": "ema", "bars": NaN}', "NaN is not JSON"),
-        ('{"strategy": "ema", "bars": -Infinity}', "-Infinity is not JSON"),
+        ('{"strategy": "ema", "bars": NaN}', "holds NaN, which is not JSON"),
+        ('{"strategy": "ema", "bars": -Infinity}', "holds -Infinity, which is not JSON"),
         ('{"strategy": "ema",\n "bars": }', "at line 2, column 10"),
         ("[" * 100_000 + "]" * 100_000, "nests arrays or objects too deeply"),
         ('{"bars": ' + "9" * 5_000 + "}", "a number with too many digits"),

@@ -116,8 +116,12 @@ def _is_json_type(ctype: str) -> bool:
     return ctype in JSON_TYPES or ctype.endswith("+json")
 
 
+class _NotJson(ValueError):
+    """NaN, Infinity or -Infinity: Python's json reads them; JSON has no such values."""
+
+
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NotJson(name)
 
 
 def _json_problem(raw: Any, base64_encoded: bool) -> str | None:
@@ -136,9 +140,12 @@ def _json_problem(raw: Any, base64_encoded: bool) -> str | None:
         return f"the request body is not valid JSON: {exc.msg} at {where}"
     except RecursionError:
         return "the request body nests arrays or objects too deeply"
-    except ValueError as exc:  # NaN/Infinity, or an integer with more digits than allowed
-        if "is not JSON" in str(exc):
-            return f"the request body holds {exc}; send a number, or null, or leave the field out"
+    except _NotJson as exc:
+        return (
+            f"the request body holds {exc}, which is not JSON; send a number or null, "
+            "or leave the field out"
+        )
+    except ValueError:  # an integer with more digits than Python converts
         return "the request body holds a number with too many digits"
     return None
 
