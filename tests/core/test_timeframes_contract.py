@@ -96,3 +96,16 @@ def test_column_length_mismatch() -> None:
             [1, 2, 3],
             [1, 2, 3],
         )
+
+
+def test_an_out_of_range_datetime_is_named_in_iso_form_not_as_a_python_repr():
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from tradpal.data.contract import to_utc_timestamp
+    from tradpal.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        to_utc_timestamp(datetime(1, 1, 1, tzinfo=UTC), "start")
+    assert raised.value.message == "start 0001-01-01T00:00:00+00:00 is out of range"

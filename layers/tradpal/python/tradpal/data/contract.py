@@ -160,11 +160,13 @@ def to_utc_timestamp(
     caller: a bad bound given to a source is a SourceError, to the store a
     StoreError) naming ``what`` and the accepted forms.
     """
+    # a datetime is shown as ISO text, not as its Python repr
+    shown = value.isoformat() if hasattr(value, "isoformat") else repr(value)
     try:
         ts = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
         raise error(
-            f"{what} {value!r} is not a time: {exc}",
+            f"{what} {shown} is not a time: {exc}",
             hint="give an ISO date or time such as 2024-01-31 or 2024-01-31T12:00Z, "
             "or a pandas Timestamp",
         ) from None
@@ -175,7 +177,7 @@ def to_utc_timestamp(
         return ts.as_unit("ns")
     except ValueError:  # OutOfBoundsDatetime: nanoseconds cover 1677-09-21..2262-04-11
         raise error(
-            f"{what} {value!r} is out of range",
+            f"{what} {shown} is out of range",
             hint="give a time between 1677-09-22 and 2262-04-11 (UTC)",
         ) from None
 
