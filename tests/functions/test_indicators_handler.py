@@ -126,6 +126,13 @@ def test_candles_failing_quality_rules_name_the_rows(aws):
         ({"symbol": "X/Y", "timeframe": "7h", "candles": []}, "body.timeframe"),
         ({"candles": [{"time": "x", "open": 1, "high": 1, "low": 1, "close": 1, "volume": 1}]},
          "body.candles.0.time"),
+        # JSON types as the schema says: no strings, booleans or epoch numbers converted
+        ({"candles": [{"time": "2024-01-01", "open": 1, "high": 1, "low": 1, "close": "1.5",
+                       "volume": 1}]}, "body.candles.0.close"),
+        ({"candles": [{"time": "2024-01-01", "open": 1, "high": 1, "low": 1, "close": 1,
+                       "volume": True}]}, "body.candles.0.volume"),
+        ({"candles": [{"time": 1700000000, "open": 1, "high": 1, "low": 1, "close": 1,
+                       "volume": 1}]}, "body.candles.0.time"),
     ],
 )  # fmt: skip
 def test_invalid_bodies_answer_422_naming_the_field(body, field):

@@ -9,10 +9,10 @@ naming the rows (``body.candles.<row>``) and the rule, so a client can fix its d
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tradpal.errors import DataContractError
 from tradpal.platform.http import ApiError
@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 TimeframeName = Literal[tuple(TIMEFRAMES)]  # type: ignore[valid-type]
 """A canonical timeframe name (an enum in the OpenAPI document)."""
 
-MAX_CANDLES = 100_000
-"""Most candles one request may post (about 6 MB of JSON, API Gateway's payload limit)."""
+MAX_CANDLES = 40_000
+"""Most candles one request may post: about 130 bytes of JSON each, so 40,000 stay under the
+6 MB a Lambda invocation takes (the gateway refuses larger bodies with 413)."""
 MAX_ROWS_SHOWN = 5
 
 
@@ -49,17 +50,29 @@ class CandlesRequest(BaseModel):
     __str__ = __repr__
 
 
+Price = Annotated[float, Field(strict=True)]
+"""A JSON number: strings and booleans are refused, not converted (as the schema says)."""
+
+
 class Candle(BaseModel):
     """One bar: ``time`` is its open time (ISO 8601; naive times are UTC), prices in the quote
     currency, volume in base units."""
 
     model_config = ConfigDict(extra="forbid")
     time: datetime
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Price
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _iso_text(cls, value: Any) -> Any:
+        # JSON has no time type: ISO 8601 text only, not epoch numbers of unknown unit
+        if not isinstance(value, str | datetime):
+            raise ValueError("give the open time as ISO 8601 text, e.g. 2024-01-31T12:00:00Z")
+        return value
 
 
 class QualitySummary(BaseModel):
