@@ -1,20 +1,21 @@
 """Stopping the local platform is graceful: what was in flight when stop() was called (stream
-records not yet consumed, events in delivery) is finished before the final snapshot."""
+records not yet consumed, events in delivery) is finished before the final snapshot. The
+webhook here has no secret of its own (as `tradpal up --webhook URL` makes): its deliveries
+are signed with the platform's signing key, as the stacks' generated key signs them on AWS."""
 
 from __future__ import annotations
 
 import json
 
 from tradpal.local.platform import SAMPLE, LocalPlatform
+from tradpal.notify import verify_signature
 from tradpal.notify.receiver import WebhookReceiver
-
-SECRET = "shutdown-webhook-secret-0123456789"
 
 
 def test_stop_finishes_the_streamed_sample_and_its_webhooks(tmp_path):
-    receiver = WebhookReceiver(secret=SECRET).start()
+    receiver = WebhookReceiver().start()
     try:
-        hooks = [{"url": receiver.url, "secret": SECRET, "events": ["trading_signal"]}]
+        hooks = [{"url": receiver.url, "events": ["trading_signal"]}]
         settings = {"signal_strategies": json.dumps(["ema_crossover"])}
         platform = LocalPlatform(
             tmp_path,
@@ -39,3 +40,7 @@ def test_stop_finishes_the_streamed_sample_and_its_webhooks(tmp_path):
     assert len(consumed) == SAMPLE["bars"], "stream records left unconsumed at stop()"
     assert delivered, "the sample's signals reached no webhook before stop() returned"
     assert len(delivered) == len([c for c in sent if c.outcome == "ok"])
+    key = platform.signing_key()
+    assert len(key) >= 32 and platform.signing_key_path.stat().st_mode & 0o777 == 0o600
+    for request in delivered:
+        verify_signature(key, request.headers["x-tradpal-signature"], request.body)

@@ -53,6 +53,12 @@ def up(
         url = platform.url
         console.print(f"[bold green]TradPal is running[/] at [bold]{url}[/]  (Ctrl-C stops it)")
         console.print(f"state: {platform.state_dir}")
+        if webhooks:
+            console.print(
+                f"webhooks: {', '.join(webhook or ())}; signed (X-TradPal-Signature) with the "
+                f"key in {platform.signing_key_path}",
+                highlight=False,
+            )
         if platform.aborted:
             console.print(
                 f"[yellow]{len(platform.aborted)} run(s) in progress at the last stop were "

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from tradpal.errors import ConfigError
+from tradpal.files import create_file
 from tradpal.local.moto_server import ACCOUNT_ID, REGION, MotoServer
 from tradpal.local.resources import local_env, provision
 from tradpal.platform.catalog import CATALOG, Capability, Catalog
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[5]
 DEFAULT_PORT = 8787
 SNAPSHOT_DIR = "state"
+SIGNING_KEY_FILE = "webhook_signing_key"
 SAMPLE = {"symbol": "SYN/USD", "timeframe": "1h", "bars": 5000}
 """The offline sample the platform ingests on its first start (synthetic, labelled so)."""
 
@@ -279,10 +281,23 @@ class LocalPlatform:
                 os.environ[key] = value
         self._saved_environ.clear()
 
+    @property
+    def signing_key_path(self) -> Path:
+        """``<home>/platform/webhook_signing_key``: the key that signs webhooks which have no
+        ``secret`` of their own (the stacks generate one in the notifier secret on AWS)."""
+        return self.state_dir / SIGNING_KEY_FILE
+
+    def signing_key(self) -> str:
+        """The webhook signing key, created (random, mode 600) on first use and kept."""
+        import secrets
+
+        create_file(self.signing_key_path, secrets.token_urlsafe(32), mode=0o600)
+        return self.signing_key_path.read_text(encoding="utf-8").strip()
+
     def _channels(self) -> dict[str, Any] | None:
         if self.webhooks is None:
             return None
-        return {"webhooks": self.webhooks}
+        return {"webhooks": self.webhooks, "signing_key": self.signing_key()}
 
     # -- functions, rules, streams, schedules ------------------------------------------------
 
