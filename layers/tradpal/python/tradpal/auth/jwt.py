@@ -293,7 +293,7 @@ def authorize(
     needed = config.route_scopes(required)
     if token_scopes(claims).isdisjoint(needed):
         raise AuthError(
-            f"the token lacks the scope this route needs (one of {list(needed)})",
+            f"the token lacks the scope this route needs (one of: {', '.join(needed)})",
             status=403,
             hint=f"mint a token with that scope: `tradpal token --scope {required[0]}`",
         )

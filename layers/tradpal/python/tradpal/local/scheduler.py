@@ -339,7 +339,7 @@ class Scheduler:
             return self._entries[name]
         except KeyError:
             raise ConfigError(
-                f"unknown schedule {name!r}", hint=f"use one of {sorted(self._entries)}"
+                f"unknown schedule {name!r}", hint=f"use one of: {', '.join(sorted(self._entries))}"
             ) from None
 
     def fire(self, name: str) -> Any:
