@@ -36,6 +36,8 @@ from tradpal.platform.run_api import (
     get_run,
     handle,
     idempotency_key,
+    page_cursor,
+    read_cursor,
     responses,
     run_fields,
     runs,
@@ -104,7 +106,12 @@ class BacktestSummary(BaseModel):
 
 
 class BacktestList(BaseModel):
+    """A page of runs, newest first; ``next`` continues the list (null on the last page)."""
+
     runs: list[BacktestSummary]
+    next: str | None = Field(
+        None, description="cursor of the next page: pass it as ?after=; null on the last page"
+    )
 
 
 @router.post(
@@ -124,12 +131,30 @@ def start_backtest(body: BacktestRequest):
 
 
 @router.get(
-    PATH, summary="List backtest runs, newest first", responses=responses(BacktestList, 200, (422,))
+    PATH,
+    summary="List backtest runs, newest first",
+    responses=responses(BacktestList, 200, (400, 422)),
 )
-def list_backtests(limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50):
+def list_backtests(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIST, description="runs per page")] = 50,
+    status: Annotated[
+        Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"] | None,
+        Query(description="only runs in this status"),
+    ] = None,
+    after: Annotated[
+        str | None, Query(max_length=512, description="the previous page's next cursor")
+    ] = None,
+):
+    position = read_cursor(after) if after is not None else None
+    # one more than asked: whether another page follows
+    page = runs().list("backtest", limit=limit + 1, status=status, after=position)
+    more = len(page) > limit
+    page = page[:limit]
     out = []
-    for record in runs().list("backtest", limit=limit):
+    for record in page:
         record = reconcile(record)
+        if status is not None and record.status != status:
+            continue  # its execution ended without the state machine recording it
         out.append(
             {
                 "run_id": record.run_id,
@@ -140,7 +165,7 @@ def list_backtests(limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50):
                 "links": {"self": f"{PATH}/{record.run_id}"},
             }
         )
-    return json_response(200, {"runs": out})
+    return json_response(200, {"runs": out, "next": page_cursor(page[-1]) if more else None})
 
 
 @router.get(

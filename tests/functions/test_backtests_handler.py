@@ -295,3 +295,39 @@ def test_a_run_whose_execution_ended_unrecorded_is_reported_so(machines):
     view = wait(run_id)
     assert view["status"] == "ABORTED" and view["error"]["error"]
     assert RunStore(machines.env.runs_table).get(run_id).status == "RUNNING"  # table untouched
+
+
+def test_the_list_pages_with_a_cursor_and_filters_by_status(aws):
+    from tradpal.platform.runs import RunRecord
+
+    store = RunStore(aws.env.runs_table)
+    made = []
+    for i in range(7):  # seven runs, one second apart; every third one failed
+        status = "FAILED" if i % 3 == 0 else "SUCCEEDED"
+        record = RunRecord(
+            run_id=f"run-{i}", kind="backtest", status=status,
+            created_at=f"2026-01-01T00:00:0{i}.000Z", request={"strategy": "ema_crossover"},
+        )  # fmt: skip
+        store.put(record)
+        made.append(record)
+    newest_first = [r.run_id for r in reversed(made)]
+
+    seen, after = [], None
+    for _ in range(10):  # bounded
+        query = {"limit": "3"} | ({"after": after} if after else {})
+        status, page, _ = call("GET", "/v1/backtests", query=query)
+        assert status == 200 and len(page["runs"]) <= 3
+        seen += [r["run_id"] for r in page["runs"]]
+        after = page["next"]
+        if after is None:
+            break
+    assert seen == newest_first  # every run once, in order, across pages
+
+    status, failed, _ = call("GET", "/v1/backtests", query={"status": "FAILED"})
+    assert [r["run_id"] for r in failed["runs"]] == ["run-6", "run-3", "run-0"]
+    assert failed["next"] is None
+
+    for query, field in [({"after": "not-a-cursor"}, "query.after"),
+                         ({"status": "DONE"}, "query.status")]:  # fmt: skip
+        status, body, _ = call("GET", "/v1/backtests", query=query)
+        assert status in (400, 422) and body["error"]["details"][0]["field"] == field, body

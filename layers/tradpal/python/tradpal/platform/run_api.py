@@ -3,6 +3,7 @@ the run or a 404, and the dispatch of state-machine task events to task function
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -20,7 +21,7 @@ from tradpal.platform.run_starts import (
     run_id_for,
     start_run,
 )
-from tradpal.platform.runs import RunRecord, RunStore
+from tradpal.platform.runs import RunRecord, RunStore, page_position
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -143,6 +144,35 @@ def start(
         if record is not None:
             answer = {**answer, "status": reconcile(record).status}
     return json_response(202, answer, {"Location": answer["links"]["self"]})
+
+
+def page_cursor(record: RunRecord) -> str:
+    """An opaque cursor for the page after ``record`` (base64url of its list position)."""
+    raw = json.dumps(list(page_position(record)), separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def read_cursor(cursor: str) -> tuple[str, str]:
+    """The list position in ``cursor``; 400 naming ``query.after`` when it is not one."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, run_id = json.loads(raw)
+        if not isinstance(created_at, str) or not isinstance(run_id, str):
+            raise ValueError
+    except (ValueError, TypeError):
+        raise ApiError(
+            400,
+            "bad_request",
+            "after is not a cursor of this list",
+            [
+                {
+                    "field": "query.after",
+                    "message": "not a cursor this API returned",
+                    "hint": "pass the value of `next` from the previous page, unchanged",
+                }
+            ],
+        ) from None
+    return created_at, run_id
 
 
 def runs() -> RunStore:

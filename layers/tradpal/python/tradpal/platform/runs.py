@@ -126,8 +126,17 @@ class RunStore:
             ExpressionAttributeValues=values,
         )
 
-    def list(self, kind: str, limit: int = 50) -> list[RunRecord]:
-        """The newest ``limit`` runs of ``kind``, newest first.
+    def list(
+        self,
+        kind: str,
+        limit: int = 50,
+        *,
+        status: str | None = None,
+        after: tuple[str, str] | None = None,
+    ) -> list[RunRecord]:
+        """The newest ``limit`` runs of ``kind``, newest first; with ``status`` only runs in
+        that status (as stored); with ``after`` (a ``(created_at, run_id)`` position, see
+        :func:`page_position`) only runs older than it: the next page.
 
         A filtered scan: fine for the hundreds of runs a user keeps (items expire after
         ``RETENTION_DAYS``); a kind/created_at index is the step up when that changes."""
@@ -145,5 +154,14 @@ class RunStore:
             if "LastEvaluatedKey" not in page or time.monotonic() > deadline:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        records.sort(key=lambda r: (r.created_at, r.run_id), reverse=True)
+        records.sort(key=page_position, reverse=True)
+        if status is not None:
+            records = [r for r in records if r.status == status]
+        if after is not None:
+            records = [r for r in records if page_position(r) < tuple(after)]
         return records[:limit]
+
+
+def page_position(record: RunRecord) -> tuple[str, str]:
+    """Where ``record`` sits in a newest-first listing: ``(created_at, run_id)``."""
+    return (record.created_at, record.run_id)
