@@ -8,7 +8,10 @@ The market-data Kinesis stream delivers :class:`~tradpal.events.schemas.CandleRe
 Per symbol and timeframe, the new candles are appended to the stored history before them
 (enough bars for the strategy's warm-up, :func:`history_bars`), each strategy of the
 ``signal_strategies`` setting runs, and every bar of the batch where the desired position
-changes is published as ``trading_signal``. A signal's id is a hash of symbol, timeframe,
+changes is published as ``trading_signal``, unless its bar had closed more than
+``signal_max_age_bars`` bars before the record arrived on the stream: the first ingest of a
+dataset streams its whole history, and signals from months ago are not news (they are
+counted, not published). A signal's id is a hash of symbol, timeframe,
 strategy, params and bar time, and publishing is idempotent on it (Powertools Idempotency in
 the idempotency table), so a replayed record never publishes twice. A malformed record is
 reported as a batch item failure (retried, then sent to the dead-letter queue by the event
@@ -20,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -301,10 +305,10 @@ def publish_signal(detail: dict[str, Any]) -> None:
 
 
 class _Record:
-    __slots__ = ("candle", "seq")
+    __slots__ = ("arrived", "candle", "seq")
 
-    def __init__(self, seq: str, candle: Any) -> None:
-        self.seq, self.candle = seq, candle
+    def __init__(self, seq: str, candle: Any, arrived: float) -> None:
+        self.seq, self.candle, self.arrived = seq, candle, arrived
 
 
 def _decode(record: dict[str, Any]) -> Any:
@@ -357,8 +361,13 @@ def stream_signals(symbol: str, timeframe: str, records: list[_Record]) -> dict[
     if not keep.any():
         return failed
     batch = batch.iloc[np.flatnonzero(keep)]
+    arrived = np.array([recs[i].arrived for i in np.flatnonzero(keep)])
     tf = parse_timeframe(timeframe)
-    names = load_settings().signal_strategies
+    settings = load_settings()
+    names = settings.signal_strategies
+    # a bar closing at open + tf that arrived later than this is a backfill's history
+    max_age_s = settings.signal_max_age_bars * tf.seconds or float("inf")
+    closes_s = batch.index.asi8 / 1e9 + tf.seconds
     strategies = [get_strategy(name) for name in names]
     store = platform_env().market_store()
     stored = store.range(symbol, tf)
@@ -373,13 +382,16 @@ def stream_signals(symbol: str, timeframe: str, records: list[_Record]) -> dict[
         frame.attrs = dict(batch.attrs)
     offset = len(frame) - len(batch)
     close = frame["close"].to_numpy()
-    published = 0
+    published = stale = 0
     for name in names:
         run = run_strategy(frame, name, None)
         params = run["params"]
         pos = run["position"]
         for t in run["changes"][run["changes"] >= offset]:
             t = int(t)
+            if arrived[t - offset] - closes_s[t - offset] > max_age_s:
+                stale += 1
+                continue
             when = time_text(frame.index[t])
             detail = {
                 "signal_id": signal_id(symbol, tf.name, name, params, when),
@@ -395,6 +407,8 @@ def stream_signals(symbol: str, timeframe: str, records: list[_Record]) -> dict[
             publish_signal(detail)
             published += 1
     obs.metrics.add_metric(name="SignalsPublished", unit="Count", value=published)
+    if stale:
+        obs.metrics.add_metric(name="SignalsNotPublishedAsHistory", unit="Count", value=stale)
     return failed
 
 
@@ -412,7 +426,9 @@ def process_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
             obs.logger.warning("malformed market-data record %s: %s", seq, exc)
             failures[seq] = exc
             continue
-        groups[(candle.symbol, candle.timeframe)].append(_Record(seq, candle))
+        # when the stream took it (seconds since the epoch): fixed, so retries decide alike
+        arrived = float(record["kinesis"].get("approximateArrivalTimestamp") or time.time())
+        groups[(candle.symbol, candle.timeframe)].append(_Record(seq, candle, arrived))
     for (symbol, timeframe), records in groups.items():
         try:
             failures.update(stream_signals(symbol, timeframe, records))

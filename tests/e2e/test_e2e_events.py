@@ -37,6 +37,9 @@ def world(tmp_path_factory):
             "source_options": json.dumps(options),
             "watchlist": json.dumps(["BTC/USDT@1h"]),
             "signal_strategies": json.dumps(["ema_crossover"]),
+            # the first ingest streams 300 bars of history: notify all of their signals here
+            # (by default only bars that were recent when they arrived are news)
+            "signal_max_age_bars": "0",
         }
         hooks = [{"url": receiver.url, "secret": SECRET, "events": ["trading_signal"]}]
         platform = LocalPlatform(

@@ -16,7 +16,8 @@ def test_stop_finishes_the_streamed_sample_and_its_webhooks(tmp_path):
     receiver = WebhookReceiver().start()
     try:
         hooks = [{"url": receiver.url, "events": ["trading_signal"]}]
-        settings = {"signal_strategies": json.dumps(["ema_crossover"])}
+        # the sample is history; its signals are delivered here to have work in flight
+        settings = {"signal_strategies": json.dumps(["ema_crossover"]), "signal_max_age_bars": "0"}
         platform = LocalPlatform(
             tmp_path,
             port=0,

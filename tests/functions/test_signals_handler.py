@@ -156,6 +156,7 @@ def expected_signals(frame: pd.DataFrame, offset: int, strategy: str) -> list[tu
 
 def test_stream_publishes_position_changes_once_and_reports_malformed_records(aws, monkeypatch):
     monkeypatch.setenv("TRADPAL_SIGNAL_STRATEGIES", '["ema_crossover", "rsi_reversal"]')
+    monkeypatch.setenv("TRADPAL_SIGNAL_MAX_AGE_BARS", "0")  # these 2024 bars arrive today
     url = capture_queue(aws, "trading_signal")
     full = generate_ohlcv(400, "1h", seed=21, symbol="BTC/USDT")
     history, new = full.iloc[:200], full.iloc[200:]
@@ -206,6 +207,7 @@ def test_history_bound_covers_the_strategy_warm_up():
 
 
 def test_a_failing_dataset_fails_only_its_records(aws, monkeypatch):
+    monkeypatch.setenv("TRADPAL_SIGNAL_MAX_AGE_BARS", "0")  # history, published all the same
     url = capture_queue(aws, "trading_signal")
     btc = generate_ohlcv(300, "1h", seed=5, symbol="BTC/USDT")
     eth = generate_ohlcv(300, "1h", seed=6, symbol="ETH/USDT")
@@ -228,3 +230,28 @@ def test_a_failing_dataset_fails_only_its_records(aws, monkeypatch):
     published = drain(aws, url)
     assert {e["detail"]["symbol"] for e in published} == {"BTC/USDT"}
     assert len(published) == len(expected_signals(btc, 0, "ema_crossover"))
+
+
+def test_signals_on_bars_long_closed_when_they_arrived_are_history_not_news(aws, monkeypatch):
+    monkeypatch.delenv("TRADPAL_SIGNAL_MAX_AGE_BARS", raising=False)  # the default: 3 bars
+    url = capture_queue(aws, "trading_signal")
+    full = generate_ohlcv(400, "1h", seed=21, symbol="BTC/USDT")
+    aws.env.market_store().write(full.iloc[:200])
+    event = kinesis_event(
+        records_of(full.iloc[200:], "BTC/USDT", "1h"), stream_arn=stream_arn(aws.env.market_stream)
+    )
+    # the first 150 bars arrive a month after they closed (a backfill), the last 50 a minute
+    # after (live): only the live bars' signals are news
+    for i, record in enumerate(event["Records"]):
+        closed = full.index[200 + i].timestamp() + 3600
+        record["kinesis"]["approximateArrivalTimestamp"] = closed + (30 * 86400 if i < 150 else 60)
+    assert handler(event, LambdaContext()) == {"batchItemFailures": []}
+    got = sorted(
+        (e["detail"]["strategy"], e["detail"]["time"], e["detail"]["side"], e["detail"]["previous"])
+        for e in drain(aws, url)
+    )
+    live, everything = (
+        expected_signals(full, 350, "ema_crossover"),
+        expected_signals(full, 200, "ema_crossover"),
+    )
+    assert got == sorted(live) and live and len(everything) > len(live)

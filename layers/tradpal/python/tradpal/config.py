@@ -107,6 +107,13 @@ class Settings(BaseSettings):
         default_factory=lambda: ["ema_crossover"],
         description="strategies the signals function runs on every new candle of the stream",
     )
+    signal_max_age_bars: int = Field(
+        default=3,
+        ge=0,
+        description="the stream's signals on bars that had closed more than this many bars "
+        "before they arrived are history (a backfill), not news: they are not published "
+        "as trading_signal; 0 publishes every signal",
+    )
     config: Path | None = Field(default=None, description="the settings file (TRADPAL_CONFIG)")
 
     @field_validator("timeframe")
