@@ -39,12 +39,14 @@ def _start(home: Path) -> tuple[subprocess.Popen, str]:
     pytest.fail(f"tradpal up did not start:\n{seen}")
 
 
-def test_up_serves_then_stops_cleanly_on_ctrl_c(tmp_path):
+def test_up_serves_then_stops_cleanly_on_ctrl_c_even_if_it_comes_twice(tmp_path):
     # SIGTERM takes the same path (one handler for both signals).
     proc, url = _start(tmp_path)
     try:
         with urllib.request.urlopen(f"{url}/v1/health", timeout=30) as response:
             assert response.status == 200 and json.load(response)["status"] in ("ok", "degraded")
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)  # a wrapper or the process group may deliver it twice: still clean
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
     finally:

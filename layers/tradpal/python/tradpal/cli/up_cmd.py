@@ -80,8 +80,25 @@ def up(
         while not stop.wait(0.5):
             pass
     finally:
-        for sig, handler in previous.items():  # a second Ctrl-C interrupts the stop itself
-            signal.signal(sig, handler)
-        with console.status("stopping (saving state)..."):
-            platform.stop()
+        # While stopping, a repeated signal (a wrapper or the process group often delivers
+        # one twice) only warns; the one after it quits without saving.
+        repeats: list[int] = []
+
+        def on_repeat(sig: int, frame: object) -> None:
+            repeats.append(sig)
+            if len(repeats) > 1:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+                raise KeyboardInterrupt
+            console.print("still stopping (finishing work in flight, saving state); "
+                          "interrupt again to quit without saving")  # fmt: skip
+
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, on_repeat)
+        try:
+            with console.status("stopping (saving state)..."):
+                platform.stop()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         console.print("stopped; state saved under " + str(platform.state_dir))
