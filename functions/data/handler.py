@@ -381,7 +381,7 @@ def check_ingest_range(start: datetime, end: datetime | None, now: Any = None) -
     import pandas as pd
 
     from tradpal.data.contract import to_utc_timestamp
-    from tradpal.platform.market_data import field_error
+    from tradpal.platform.http import field_error
 
     lo = to_utc_timestamp(start, "start")
     now = pd.Timestamp.now(tz="UTC") if now is None else to_utc_timestamp(now, "now")

@@ -268,6 +268,13 @@ def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
     return app
 
 
+def field_error(field: str, message: str, hint: str) -> ApiError:
+    """A 400 ``bad_request`` naming ``field`` (details ``[{"field", "message", "hint"}]``, the
+    shape :class:`~tradpal.platform.backtest_runs.RequestError` gives)."""
+    detail = {"field": field, "message": message, "hint": hint}
+    return ApiError(400, "bad_request", f"{field}: {message}", [detail])
+
+
 def not_found(what: str, hint: str | None = None) -> ApiError:
     """An :class:`ApiError` for a missing resource (``raise not_found("backtest run x")``)."""
     return ApiError(

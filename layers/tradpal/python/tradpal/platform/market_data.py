@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from tradpal.errors import DataContractError
+from tradpal.platform.http import ApiError, field_error
 from tradpal.timeframes import Timeframe, parse_timeframe
 
 PLATFORM_SOURCES = ("store", "sample")
@@ -89,8 +90,6 @@ def no_bars_error(
 ) -> Exception:
     """The 404 ``not_found`` for a stored dataset without bars in ``[start, end)``
     (``stored``: its first and last bar, said in the hint)."""
-    from tradpal.platform.http import ApiError
-
     lo = "the first bar" if start is None else pd.Timestamp(start).isoformat()
     hi = "now" if end is None else pd.Timestamp(end).isoformat()
     where = (
@@ -118,7 +117,6 @@ def _not_stored(store: Any, symbol: str, tf: Timeframe, field: str) -> Exception
     (one listing of the symbol's directory; the store's address is not said)."""
     from tradpal.data.store import files
     from tradpal.data.store.layout import DatasetPath, data_file_key, parse_dataset_dir
-    from tradpal.platform.http import ApiError
 
     symbol_dir = DatasetPath.of(store.root, symbol, tf).directory.rpartition("/")[0]
     base = symbol_dir.rpartition("/")[0]
@@ -143,20 +141,6 @@ def _not_stored(store: Any, symbol: str, tf: Timeframe, field: str) -> Exception
             "hint": HINT_DATASETS,
         }
     return ApiError(404, "not_found", f"no stored data for {symbol} {tf.name}", [detail])
-
-
-def field_error(field: str, message: str, hint: str) -> Exception:
-    """A 400 ``bad_request`` :class:`~tradpal.platform.http.ApiError` naming ``field``
-    (details ``[{"field", "message", "hint"}]``, the shape
-    :class:`~tradpal.platform.backtest_runs.RequestError` gives)."""
-    from tradpal.platform.http import ApiError
-
-    return ApiError(
-        400,
-        "bad_request",
-        f"{field}: {message}",
-        [{"field": field, "message": message, "hint": hint}],
-    )
 
 
 def _timeframe(value: Any, field: str) -> Timeframe:

@@ -13,7 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradpal.errors import ConfigError, TradPalError
 from tradpal.platform.environment import platform_env
-from tradpal.platform.http import ApiError, ErrorResponse, json_response, not_found
+from tradpal.platform.http import (
+    ApiError,
+    ErrorResponse,
+    field_error,
+    json_response,
+    not_found,
+)
 from tradpal.platform.run_starts import (
     RunConflictError,
     idempotent,
@@ -160,17 +166,10 @@ def read_cursor(cursor: str) -> tuple[str, str]:
         if not isinstance(created_at, str) or not isinstance(run_id, str):
             raise ValueError
     except (ValueError, TypeError):
-        raise ApiError(
-            400,
-            "bad_request",
-            "after is not a cursor of this list",
-            [
-                {
-                    "field": "query.after",
-                    "message": "not a cursor this API returned",
-                    "hint": "pass the value of `next` from the previous page, unchanged",
-                }
-            ],
+        raise field_error(
+            "query.after",
+            "not a cursor this API returned",
+            "pass the value of `next` from the previous page, unchanged",
         ) from None
     return created_at, run_id
 
