@@ -114,6 +114,23 @@ def test_lookahead_check_passes_builtins_and_fails_with_exit_1(capsys, monkeypat
     assert code == 1 and "LOOK-AHEAD" in out
 
 
+def test_lookahead_check_catches_a_one_bar_peek_with_its_defaults(capsys, monkeypatch) -> None:
+    import tradpal.strategies as strategies
+    from tradpal.strategies import DeclaredStrategy, ParamSpace, crossover_signals, lines
+
+    def early_cross(px, p):  # the EMA 10/30 cross one bar early: built from close.shift(-1)
+        ahead = pd.Series(px.close).shift(-1).fillna(px.close[-1]).to_numpy()
+        return crossover_signals(lines.ema(ahead, 10), lines.ema(ahead, 30)), {}
+
+    early = DeclaredStrategy("early", "one bar early", ParamSpace(), early_cross)
+    original = strategies.get_strategy
+    monkeypatch.setattr(
+        strategies, "get_strategy", lambda name: early if name == "early" else original(name)
+    )
+    code, out, _ = _run(capsys, "check", "lookahead", "early")
+    assert code == 1 and "LOOK-AHEAD" in out and "end at a bar where the signals change" in out
+
+
 class _PeekingStrategy:
     """Buys when the NEXT close is higher: the look-ahead the check must catch."""
 

@@ -1,9 +1,11 @@
 """The look-ahead check: every built-in strategy passes it on real and synthetic data,
-and deliberately peeking strategies are caught with the right bars reported."""
+and deliberately peeking strategies are caught with the right bars reported, with the
+default settings too (copies ending at every signal change)."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pandas as pd
@@ -19,7 +21,9 @@ from tradpal.strategies import (
     StrategyError,
     check_lookahead,
     get_strategy,
+    lines,
 )
+from tradpal.strategies.lookahead import signal_changes, signal_cut_ends
 
 WRAPPED = ("confluence@4h", "regime@1d", "rsi_reversal+atr", "ema_crossover@4h+atr")
 ALL = (*STRATEGIES, *WRAPPED)
@@ -32,12 +36,14 @@ def btc(shared_data) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_builtins_pass_on_real_btc_data(btc, name):
+def test_builtins_pass_on_real_btc_data_with_the_defaults(btc, name):
     strat = get_strategy(name)
-    for params in ({}, strat.space.sample(1, seed=sum(map(ord, name)))[0]):
-        report = check_lookahead(strat, btc, params, checkpoints=25)
-        assert report.ok, report.summary()
-        assert len(report.truncations) == 25 and report.bars == len(btc)
+    report = check_lookahead(strat, btc, {})
+    assert report.ok, report.summary()
+    # every signal change of the full run was the last bar of a copy: the guarantee holds
+    assert not report.capped and report.signal_cuts == report.signal_changes > 100
+    assert len(report.truncations) >= report.signal_cuts and report.bars == len(btc)
+    assert f"(of {report.signal_changes}: all)" in report.summary()
     sig = strat.generate(btc, {})
     assert sig.long_entry.sum() + sig.short_entry.sum() > 10  # the check saw real signals
 
@@ -46,9 +52,11 @@ def test_builtins_pass_on_real_btc_data(btc, name):
 def test_builtins_pass_on_synthetic_data(name):
     frame = generate_ohlcv(4000, "15m", seed=21)
     strat = get_strategy(name)
-    report = check_lookahead(strat, frame, {}, checkpoints=15, min_bars=100)
-    assert report.ok, report.summary()
-    assert "OK: no signal changed" in report.summary()
+    for params in ({}, strat.space.sample(1, seed=sum(map(ord, name)))[0]):
+        report = check_lookahead(strat, frame, params, checkpoints=15, min_bars=100)
+        assert report.ok, report.summary()
+        assert not report.capped and report.signal_cuts > 0
+        assert "OK: no signal changed" in report.summary()
 
 
 def peeking(rule_name: str, rule) -> DeclaredStrategy:
@@ -95,8 +103,8 @@ def test_a_centred_window_peek_is_caught_bars_before_the_end():
         return Signals(up, ~up, z.copy(), z.copy(), stop_price=smooth), {}
 
     frame = generate_ohlcv(500, "1h", seed=3)
-    report = check_lookahead(peeking("centred", rule), frame, {}, checkpoints=10)
-    assert not report.ok
+    report = check_lookahead(peeking("centred", rule), frame, {}, checkpoints=10, at_signals=False)
+    assert not report.ok and report.signal_cuts == report.signal_changes == 0
     fields = {c.field for c in report.changed}
     assert fields == {"long_entry", "long_exit", "stop_price"}
     # the centred window reaches 4 bars ahead: the last 4 bars of each copy change
@@ -142,7 +150,9 @@ def test_changes_are_capped_but_counted():
 def test_truncation_lengths_and_bad_arguments():
     frame = generate_ohlcv(100, "1h", seed=6)
     strat = STRATEGIES["ema_crossover"]
-    report = check_lookahead(strat, frame, {"fast": 2, "slow": 5}, checkpoints=5, min_bars=20)
+    report = check_lookahead(
+        strat, frame, {"fast": 2, "slow": 5}, checkpoints=5, min_bars=20, at_signals=False
+    )
     assert report.truncations == tuple(frame.index[[19, 39, 59, 78, 98]])
     assert report.params == {"fast": 2, "slow": 5}
     with pytest.raises(StrategyError, match=r"must lie in 1\.\.99"):
@@ -151,6 +161,8 @@ def test_truncation_lengths_and_bad_arguments():
         check_lookahead(strat, frame.iloc[:1], {})
     with pytest.raises(StrategyError, match="checkpoints"):
         check_lookahead(strat, frame, {}, checkpoints=0)
+    with pytest.raises(StrategyError, match="max_signal_cuts -1 is not an integer >= 0"):
+        check_lookahead(strat, frame, {}, max_signal_cuts=-1)
     with pytest.raises(StrategyError, match="unknown param"):
         check_lookahead(strat, frame, {"speed": 3})
 
@@ -188,3 +200,120 @@ def test_a_higher_timeframe_bar_used_before_it_closes_is_caught():
     # only bars of a 4h bar that the copy cut short can change, never the bar closing it
     assert all(c.truncation_end.hour % 4 != 3 for c in report.changed)
     assert all(c.time.floor("4h") == c.truncation_end.floor("4h") for c in report.changed)
+
+
+# --- peeks of one bar or more, caught with the default settings ---------------------------
+
+
+def early_cross(k: int) -> DeclaredStrategy:
+    """The EMA 10/30 cross entered ``k`` bars early: the lines are built from the close
+    ``k`` bars ahead (``close.shift(-k)``, the last ``k`` bars filled with the last close,
+    as a user would to keep the EMA free of NaN)."""
+
+    def rule(px, p):
+        close = px.close
+        ahead = pd.Series(close).shift(-k).fillna(close[-1]).to_numpy()
+        fast, slow = lines.ema(ahead, 10), lines.ema(ahead, 30)
+        with np.errstate(invalid="ignore"):
+            up = (fast > slow) & np.r_[False, fast[:-1] <= slow[:-1]]
+            down = (fast < slow) & np.r_[False, fast[:-1] >= slow[:-1]]
+        return Signals(up, down, down.copy(), up.copy()), {}
+
+    return DeclaredStrategy(f"early_cross_{k}", f"EMA 10/30 cross, {k} bar(s) early",
+                            ParamSpace(), rule)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    from tradpal.data.loading import load_ohlcv
+
+    return load_ohlcv("sample", timeframe="1h")
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_a_peek_of_k_bars_is_caught_with_the_defaults_on_btc_and_the_sample(btc, sample, k):
+    strat = early_cross(k)
+    for frame in (btc, sample):
+        report = check_lookahead(strat, frame)
+        assert not report.ok, report.summary()
+        assert not report.capped
+        # the peek shows only in the last k bars of a copy, and there at the full run's
+        # own entries: the copy ending at an entry bar lacks the close that made it
+        pos = frame.index.get_indexer([c.time for c in report.changed])
+        ends = frame.index.get_indexer([c.truncation_end for c in report.changed])
+        assert ((ends - pos >= 0) & (ends - pos < k)).all()
+        entries = set(frame.index[strat.generate(frame).long_entry])
+        lost = {c.time for c in report.changed if c.field == "long_entry"} & entries
+        assert len(lost) >= 10
+
+
+def test_a_one_bar_peek_hides_between_evenly_spread_cuts(btc):
+    # what the check missed before: with cuts at 10 or 20 even points only, no cut lands
+    # on a signal bar, and a one-bar peek changes only the last bar of a copy
+    strat = early_cross(1)
+    for checkpoints in (10, 20):
+        assert check_lookahead(strat, btc, checkpoints=checkpoints, at_signals=False).ok
+    assert not check_lookahead(strat, btc, checkpoints=checkpoints).ok
+    # and the peek pays: the early cross beats the honest one by far
+    from tradpal.backtest.runs import backtest_strategy
+
+    honest = backtest_strategy(btc, "ema_crossover", {"fast": 10, "slow": 30}).result
+    early = backtest_strategy(btc, strat).result
+    assert early.metrics.final_equity > 3 * honest.metrics.final_equity
+
+
+def test_signal_changes_split_starts_from_other_changes():
+    z = np.zeros(8, bool)
+    le = z.copy()
+    le[[0, 3, 4]] = True  # a run at 3-4
+    lx = z.copy()
+    lx[6] = True
+    stop = np.full(8, np.nan)
+    stop[[3, 4]] = [10.0, 11.0]  # appears at 3, changes at 4, ends at 5
+    starts, others = signal_changes(Signals(le, lx, z.copy(), z.copy(), stop_price=stop))
+    assert starts.tolist() == [0, 3, 4, 6]
+    assert others.tolist() == [1, 5, 7]
+
+
+def test_signal_cuts_are_capped_starts_first_and_deterministically():
+    n = 1000
+    le = np.zeros(n, bool)
+    le[::10] = True  # 100 entries at 0, 10, ...; each ends on the next bar: 200 changes
+    le[n - 1] = True  # the last bar: no later data, so no copy ends there
+    z = np.zeros(n, bool)
+    sig = Signals(le, z, z.copy(), z.copy())
+    ends, total = signal_cut_ends(sig)
+    assert total == 200 and len(ends) == 200 and n not in ends
+    assert ends[:4] == [1, 2, 11, 12] and ends[-1] == 992
+    capped, total = signal_cut_ends(sig, cap=50)
+    assert total == 200 and len(capped) == 50
+    assert set(capped) <= {t + 1 for t in range(0, n - 1, 10)}  # entries only
+    assert capped[0] == 1 and capped[-1] == 991 and capped == signal_cut_ends(sig, cap=50)[0]
+    more, _ = signal_cut_ends(sig, cap=150)  # all 100 entries, then 50 of the exits
+    assert len(more) == 150 and {t + 1 for t in range(0, n - 1, 10)} <= set(more)
+
+
+def test_a_capped_check_says_so():
+    def rule(px, p):  # a confidence that moves every bar: a change at each bar
+        n = len(px.close)
+        z = np.zeros(n, bool)
+        conf = (np.arange(n) % 7) / 7.0  # causal: it depends on the bar number only
+        return Signals(z, z.copy(), z.copy(), z.copy(), confidence=conf), {}
+
+    frame = generate_ohlcv(300, "1h", seed=9)
+    report = check_lookahead(peeking("moving", rule), frame, max_signal_cuts=40)
+    assert report.ok and report.capped and report.signal_cuts == 40
+    assert report.signal_changes == 299
+    assert "capped" in report.summary() and report.to_dict()["capped"] is True
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_default_check_is_fast_enough_for_ci(name):
+    # 10,000 bars, the default settings: about 0.1 to 2 s per strategy on one core
+    # (README); the bound is generous for a shared CI machine, and catches a blow-up
+    frame = generate_ohlcv(10_000, "1h", seed=1)
+    start = time.perf_counter()
+    report = check_lookahead(get_strategy(name), frame)
+    elapsed = time.perf_counter() - start
+    assert report.ok and not report.capped
+    assert elapsed < 15, f"{name}: {elapsed:.1f} s for {len(report.truncations)} copies"

@@ -215,6 +215,22 @@ def test_htf_trend_uses_closed_higher_bars_only():
         np.testing.assert_array_equal(htf_trend(frame.iloc[:cut], "4h", 2), want[:cut])
 
 
+@pytest.mark.parametrize("timeframe", ["4h", "1d", "1w"])
+def test_htf_trend_equals_the_resampled_rule_bit_for_bit(timeframe):
+    from tradpal.data.sources.synthetic import generate_ohlcv
+    from tradpal.indicators.mtf import htf_apply
+    from tradpal.strategies import lines
+
+    def rule(htf):
+        close = np.asarray(htf["close"], np.float64)
+        return np.sign(close - lines.ema(close, 20))  # all NaN when too short
+
+    frame = generate_ohlcv(3000, "1h", seed=11)
+    gappy = frame.drop(frame.index[500:530])  # empty and partial bins
+    for f in (frame, gappy, frame.iloc[:777], frame.iloc[:3]):
+        np.testing.assert_array_equal(htf_trend(f, timeframe, 20), htf_apply(f, timeframe, rule))
+
+
 def test_mtf_filter_keeps_entries_with_the_trend_and_exits_when_it_turns():
     rng = np.random.default_rng(9)
     frame = frame_of(100 + np.cumsum(rng.normal(0, 1, 200)))

@@ -30,17 +30,34 @@ def htf_trend(frame: pd.DataFrame, timeframe: str | Timeframe, ema_period: int) 
     ``timeframe`` bar closed above its EMA(``ema_period``), -1 below, 0 on it, NaN
     before the first closed bar with an EMA.
 
-    Computed on closed higher-timeframe bars only
-    (:func:`tradpal.indicators.mtf.htf_apply`), so a value never changes when
-    later bars arrive.
+    The higher-timeframe closes are those of
+    :func:`tradpal.data.resample.resample_ohlcv` (the last bar of each non-empty
+    bin) and each value is aligned to the base bars that may know it with
+    :func:`tradpal.indicators.mtf.align` (closed bins only), so a value never changes
+    when later bars arrive and equals :func:`tradpal.indicators.mtf.htf_apply` of
+    the same rule bit for bit. It reads only the close: this runs once per strategy
+    run, thousands of times in a look-ahead check, and resampling the whole frame
+    cost three times the rest of the strategy.
     """
-    from tradpal.indicators.mtf import htf_apply
+    from tradpal.data.resample import check_coarser, frame_timeframe
+    from tradpal.indicators.mtf import align
 
-    def trend(htf: pd.DataFrame) -> np.ndarray:
-        close = np.asarray(htf["close"], dtype=np.float64)
-        return np.sign(close - lines.ema(close, ema_period))
-
-    return htf_apply(frame, timeframe, trend)
+    if not isinstance(frame.index, pd.DatetimeIndex) or not frame.index.is_monotonic_increasing:
+        raise StrategyError(
+            "a higher-timeframe filter needs bars indexed by increasing open times",
+            hint="load the data through tradpal.data (an OHLCV frame), or sort it by time",
+        )
+    base, htf = frame_timeframe(frame), parse_timeframe(timeframe)
+    check_coarser(base, htf)
+    t = frame.index.asi8
+    if not len(t):
+        return np.full(0, np.nan)
+    close = prices_of(frame).close
+    keys = np.asarray(htf.floor_ns(t), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    htf_close = close[np.r_[starts[1:], len(t)] - 1]
+    trend = np.sign(htf_close - lines.ema(htf_close, ema_period))
+    return align(trend, keys[starts], htf, t, base)
 
 
 @dataclass(frozen=True)
