@@ -95,6 +95,50 @@ def test_messy_file_is_rejected_then_repaired(capsys, shared_data: Path, _isolat
     assert stored.index.is_monotonic_increasing
 
 
+def _report_row(out: str, rule: str) -> str:
+    """The table row of ``rule`` in a printed quality report."""
+    return next(line for line in out.splitlines() if f" {rule} " in line)
+
+
+def test_validate_names_the_missing_columns_and_obeys_the_policy(capsys, shared_data) -> None:
+    messy = str(shared_data / "BTCUSDT-30min.csv")  # no volume column, rows in reverse
+    code, out, _ = _run(capsys, "data", "validate", messy)  # reject, the default
+    assert code == 1 and "FAILED" in out
+    cells = [c.strip() for c in _report_row(out, "missing_columns").split("│")]
+    assert cells[1:5] == ["missing_columns", "error", "1", "volume"]
+    code, out, _ = _run(capsys, "data", "validate", messy, "--policy", "reject")
+    assert code == 1
+    code, report_out, _ = _run(capsys, "data", "validate", messy, "--policy", "report")
+    assert code == 0 and report_out == out  # the same report, but status 0
+    code, out, _ = _run(capsys, "data", "validate", messy, "--policy", "repair")
+    assert code == 0
+    assert "a repair would: volume column was missing: set to 0.0 (volume unknown)" in out
+    assert "a repair would: sorted rows into ascending time order (499 row(s) out of order)" in out
+    assert "after a repair (nothing written)" in out and "score 95.0/100, ok" in out
+    code, out, err = _run(capsys, "data", "validate", messy, "--policy", "mend")
+    assert code == 2 and "'mend' is not one of 'reject', 'repair', 'report'" in out + err
+
+
+def test_validate_repair_of_hopeless_data_exits_1_and_kaggle_files_validate(
+    capsys, tmp_path: Path, _isolated_home
+) -> None:
+    hopeless = tmp_path / "negative.csv"
+    hopeless.write_text(
+        "date,open,high,low,close,volume\n2024-01-01,-1,-1,-1,-1,1\n2024-01-02,-1,-1,-1,-1,1\n"
+    )
+    code, out, err = _run(capsys, "data", "validate", str(hopeless), "--policy", "repair")
+    assert code == 1 and "non_positive_prices" in out
+    assert "cannot repair: no valid rows are left" in err and "Traceback" not in err
+    kaggle = tmp_path / "k.csv"  # validate passed timeframe= to the Kaggle importer: a crash
+    kaggle.write_text(
+        "Timestamp,Open,High,Low,Close,Volume\n"
+        + "".join(f"{1325376000 + 60 * i},1,2,0.5,1.5,3\n" for i in range(3))
+    )
+    code, out, err = _run(capsys, "data", "validate", str(kaggle), "--policy", "repair")
+    assert code == 0 and "score 100.0/100, ok" in out and "a repair would change nothing" in out
+    assert MarketStore(_isolated_home / "market").catalog() == []  # validate writes nothing
+
+
 def test_kaggle_import_with_resampling(capsys, tmp_path: Path, _isolated_home) -> None:
     minutes = 3 * 60
     t0 = 1_325_376_000  # 2012-01-01 00:00 UTC

@@ -113,11 +113,22 @@ def test_stale_and_zero_volume_runs():
     assert report.ok  # warnings only
 
 
+def test_missing_columns_are_named_in_the_message_and_first_rows():
+    report = check_quality(clean(20).drop(columns=["high", "volume"]))
+    rule = report.rule("missing_columns")
+    assert (rule.count, rule.first_rows) == (2, ["high", "volume"])
+    assert rule.message == "missing column(s) high, volume"
+    assert report.to_dict()["rules"][1]["first_rows"] == ["high", "volume"]
+    assert "error missing_columns: missing column(s) high, volume" in report.summary()
+    present = check_quality(clean(20)).rule("missing_columns")
+    assert (present.count, present.first_rows, present.message) == (0, [], "all columns present")
+
+
 def test_missing_volume_reject_names_it_and_repair_sets_zero():
     f = clean(20).drop(columns="volume")
     with pytest.raises(DataQualityError, match="missing_columns") as err:
         enforce_quality(f)
-    assert "volume" in str(err.value) and err.value.hint
+    assert "missing_columns (missing column(s) volume)" in str(err.value) and err.value.hint
     out, report = enforce_quality(f, "repair")
     assert (out["volume"] == 0.0).all()
     assert any("volume" in r for r in report.repairs)

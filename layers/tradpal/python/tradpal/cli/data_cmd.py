@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tradpal.cli.console import console, fmt, progress_bar, table
+from tradpal.cli.console import console, err_console, fmt, progress_bar, table
 from tradpal.config import load_settings
 from tradpal.data.quality import Policy, QualityReport
 
@@ -134,17 +135,33 @@ def validate(
     path: Annotated[Path | None, typer.Argument(help="a file to check")] = None,
     symbol: SymbolOpt = None,
     timeframe: TimeframeOpt = None,
+    policy: Annotated[
+        Policy,
+        typer.Option(
+            "--policy",
+            help="reject: exit 1 when an error rule fails; report: exit 0 whatever it finds; "
+            "repair: also show what a repair would change",
+        ),
+    ] = Policy.REJECT,
 ) -> None:
-    """Check a file or a stored dataset against every quality rule.
+    """Check a file or a stored dataset against every quality rule; nothing is written.
 
-    Exits with status 1 when an error rule fails (warnings alone exit 0).
+    Prints the report of the data as it is, then by --policy: reject (the default, not
+    the quality_policy setting: validating is checking) exits with status 1 when an
+    error rule fails (warnings alone exit 0); report exits 0 whatever it finds; repair
+    lists what a repair would change and the report after it, and exits 0 when the
+    repaired data passes, 1 when it cannot be repaired. Bad input exits 2.
     """
-    from tradpal.data.quality import check_quality
+    from tradpal.data.quality import check_quality, enforce_quality
+    from tradpal.errors import DataQualityError
 
     if path is not None:
-        from tradpal.data.importers import import_ohlcv
+        from tradpal.data.importers import detect_format, import_ohlcv
 
-        frame, report = import_ohlcv(path, symbol=symbol, timeframe=timeframe, policy="report")
+        fmt = detect_format(path)
+        options = {"symbol": symbol, "timeframe": timeframe if fmt != "kaggle" else None}
+        options = {k: v for k, v in options.items() if v is not None}  # importers' defaults
+        frame, report = import_ohlcv(path, format=fmt, policy="report", **options)
         title = f"quality of {path}"
     else:
         settings = load_settings(symbol=symbol, timeframe=timeframe)
@@ -152,8 +169,26 @@ def validate(
         report = check_quality(frame, timeframe=settings.timeframe)
         title = f"quality of stored {settings.symbol} {settings.timeframe}"
     _print_report(report, title)
-    if not report.ok:
-        raise typer.Exit(1)
+    if policy is Policy.REPORT:
+        return
+    if policy is Policy.REJECT:
+        if not report.ok:
+            raise typer.Exit(1)
+        return
+    try:
+        _, repaired = enforce_quality(frame, Policy.REPAIR, timeframe=report.timeframe)
+    except DataQualityError as exc:
+        err_console.print(f"[bold red]{exc.message}[/]", highlight=False)
+        if exc.hint:
+            err_console.print(f"[bold]hint:[/] {exc.hint}", highlight=False)
+        raise typer.Exit(1) from None
+    if not repaired.repairs:
+        console.print("a repair would change nothing")
+        return
+    for text in repaired.repairs:
+        console.print(f"a repair would: {text}")
+    # The lines above already say what changed; the table is the verdict after it.
+    _print_report(replace(repaired, repairs=()), f"{title} after a repair (nothing written)")
 
 
 @app.command()

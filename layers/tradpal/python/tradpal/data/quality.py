@@ -26,7 +26,8 @@ warnings describe data that is valid but suspicious):
 rule                   severity  counts
 =====================  ========  ====================================================
 empty                  error     1 when the frame holds no rows
-missing_columns        error     required columns absent (names in the message)
+missing_columns        error     required columns absent (their names in the message
+                                 and in ``first_rows``)
 invalid_index          error     rows whose label is not a UTC timestamp (NaT,
                                  naive or non-datetime index)
 non_numeric            error     rows holding a value that is not a number
@@ -142,7 +143,11 @@ class Policy(StrEnum):
 
 @dataclass(frozen=True)
 class RuleResult:
-    """The outcome of one rule: how many rows it hit and the first of them (row labels)."""
+    """The outcome of one rule: how many rows it hit and the first of them.
+
+    ``first_rows`` holds row labels, except for ``missing_columns``, which counts columns
+    and lists their names there.
+    """
 
     name: str
     severity: str
@@ -294,22 +299,32 @@ def _analyse(frame: object, timeframe: str | Timeframe | None) -> _Analysis:
     labels = frame.index
     results: dict[str, RuleResult] = {}
 
-    def add(name: str, count: int, rows: np.ndarray | None = None, detail: str = "") -> None:
-        first = [] if rows is None or not count else _first_labels(labels, rows)
+    def add(
+        name: str,
+        count: int,
+        rows: np.ndarray | None = None,
+        detail: str = "",
+        first: list[Any] | None = None,
+    ) -> None:
         message = detail or f"{count} row(s)"
-        if first:
-            message += f", first: {_fmt_labels(first)}"
+        if first is None:  # row labels; a rule about columns passes its names instead
+            first = [] if rows is None or not count else _first_labels(labels, rows)
+            if first:
+                message += f", first: {_fmt_labels(first)}"
         results[name] = RuleResult(name, _SEVERITY[name], int(count), first, message)
 
     add("empty", int(n == 0), None, "the frame holds no rows" if n == 0 else "not empty")
 
     # Columns: take the first column of each name, coerce it to float64, note strings.
     missing = [c for c in OHLCV_COLUMNS if c not in frame.columns]
+    # The names are the offending "rows" of this rule: every report (the CLI's first-rows
+    # column, to_dict, the API) then says which columns, not just how many.
     add(
         "missing_columns",
         len(missing),
         None,
-        f"missing {', '.join(missing)}" if missing else "all columns present",
+        f"missing column(s) {', '.join(missing)}" if missing else "all columns present",
+        first=missing,
     )
     columns: dict[str, np.ndarray] = {}
     non_numeric = np.zeros(n, dtype=bool)
