@@ -13,6 +13,7 @@ import pytest
 
 from tradpal.cli.console import fmt
 from tradpal.cli.main import run
+from tradpal.data.contract import get_meta, with_meta
 from tradpal.data.sources.synthetic import SyntheticSource
 from tradpal.data.store import MarketStore
 from tradpal.indicators import add_indicators
@@ -59,6 +60,20 @@ def test_sample_then_list_then_indicators_match_the_library(capsys, _isolated_ho
     expected = add_indicators(frame, [{"kind": "rsi", "period": 7}, {"kind": "ema", "period": 5}])
     assert fmt(float(expected["rsi_7"].iloc[-1])) in out
     assert fmt(float(expected["ema_5"].iloc[-1])) in out
+
+
+def test_list_prints_every_quality_score_with_one_decimal(capsys, _isolated_home) -> None:
+    assert _run(capsys, "data", "sample", "--bars", "300")[0] == 0
+    store = MarketStore(_isolated_home / "market")
+    sample = store.read("SYN/USD", "1h")
+    gappy = sample.drop(sample.index[100:110])  # ten missing bars: a gaps warning
+    store.write(with_meta(gappy, get_meta(sample).evolve(symbol="GAP/USD")), policy="report")
+    scores = {e.symbol: e.quality_score for e in store.catalog()}
+    assert scores["SYN/USD"] == 100.0 and 90 < scores["GAP/USD"] < 100
+    code, out, _ = _run(capsys, "data", "list")
+    assert code == 0
+    shown = [row.split("│")[-2].strip() for row in out.splitlines() if "/USD" in row]
+    assert shown == [f"{scores['GAP/USD']:.1f}", "100.0"]  # was 9x.xxxx beside 100.00
 
 
 def test_indicators_can_write_every_row(capsys, tmp_path: Path) -> None:

@@ -239,7 +239,7 @@ def _print_catalog(entries, title: str | None = None) -> None:
             e.first,
             e.last,
             e.rows,
-            e.quality_score,
+            f"{e.quality_score:.1f}",  # as the reports print it ("score 95.0/100"), every row
         )
         for e in entries
     ]
