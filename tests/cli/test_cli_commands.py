@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -178,6 +179,30 @@ def test_kaggle_import_with_resampling(capsys, tmp_path: Path, _isolated_home) -
     assert len(stored) == 3
     assert stored["volume"].tolist() == [120.0, 120.0, 120.0]
     assert stored["open"].iloc[1] == price[60] and stored["close"].iloc[1] == price[119] + 0.5
+
+
+def test_backtest_json_with_out_writes_the_files_and_prints_only_json(
+    capsys, tmp_path: Path
+) -> None:
+    out = tmp_path / "bt"
+    args = ("backtest", "--strategy", "ema_crossover", "--source", "sample", "--json")
+    code, text, err = _run(capsys, *args, "--out", str(out))
+    assert code == 0, err
+    printed = json.loads(text)  # stdout is the JSON alone: no tables beside it
+    assert sorted(p.name for p in out.iterdir()) == [
+        "equity.csv", "report.html", "result.json", "trades.csv"
+    ]  # fmt: skip
+    written = json.loads((out / "result.json").read_text())
+    assert written["metrics"] == printed["metrics"] and written["trades"] == printed["trades"]
+    assert len(pd.read_csv(out / "trades.csv")) == printed["num_trades"] > 0
+    code, text, err = _run(
+        capsys, *args, "--strategy", "rsi_reversal", "--out", str(tmp_path / "two")
+    )
+    assert code == 0, err
+    assert sorted(json.loads(text)["runs"]) == ["ema_crossover", "rsi_reversal"]
+    compare = pd.read_csv(tmp_path / "two" / "comparison.csv", index_col=0)
+    assert list(compare.index) == ["ema_crossover", "rsi_reversal"]
+    assert (tmp_path / "two" / "rsi_reversal" / "report.html").is_file()
 
 
 @pytest.mark.parametrize(

@@ -123,6 +123,8 @@ def backtest(
     if as_json:
         from tradpal.reports import dumps
 
+        if out is not None:  # the same files as without --json; stdout stays the JSON alone
+            _report(runs, out, quiet=True)
         documents = {label: _json_document(run, frame) for label, frame, run in runs}
         payload = next(iter(documents.values())) if len(runs) == 1 else {"runs": documents}
         typer.echo(dumps(payload, indent=None))
@@ -197,9 +199,13 @@ def _portfolio(runs):
     return aggregate(results, runs[0][2].result.config, strategy_name=strategies.pop())
 
 
-def _report(runs, folder: Path) -> None:
+def _report(runs, folder: Path, *, quiet: bool = False) -> None:
+    """Write each run's outputs (and the comparison of several) under ``folder``; print the
+    tables unless ``quiet`` (--json: stdout holds only the JSON)."""
     from tradpal.reports import comparison_table, dumps, write_backtest_outputs
     from tradpal.reports.html import METRIC_LABELS, format_metric
+
+    say = (lambda *_a, **_k: None) if quiet else console.print
 
     for label, frame, run in runs:
         target = folder if len(runs) == 1 else folder / _safe(label)
@@ -209,7 +215,7 @@ def _report(runs, folder: Path) -> None:
         title = f"{label}: {meta.get('symbol', '')} {meta.get('timeframe', '')} " + ", ".join(
             f"{k}={v}" for k, v in run.params.items()
         )
-        console.print(
+        say(
             table(
                 title,
                 ["metric", "value"],
@@ -220,21 +226,19 @@ def _report(runs, folder: Path) -> None:
                 numeric=("value",),
             )
         )
-        console.print(f"report: {paths['report']}")
+        say(f"report: {paths['report']}")
     if len(runs) > 1:
         compared: dict[str, Any] = {label: run.result for label, _f, run in runs}
         portfolio = _portfolio(runs)
         if portfolio is not None:
             compared["portfolio"] = portfolio
             (folder / "portfolio.json").write_text(dumps(portfolio.to_dict()))
-            console.print(
-                f"equal-weight portfolio of {len(runs)} symbols: {folder / 'portfolio.json'}"
-            )
+            say(f"equal-weight portfolio of {len(runs)} symbols: {folder / 'portfolio.json'}")
         compare = comparison_table(compared)
         compare.to_csv(folder / "comparison.csv")
         runs_shown = [str(i) for i in compare.index]
         # One row per metric, one column per run: reads well however many metrics.
-        console.print(
+        say(
             table(
                 "comparison",
                 ["metric", *runs_shown],
@@ -245,7 +249,7 @@ def _report(runs, folder: Path) -> None:
                 numeric=runs_shown,
             )
         )
-        console.print(f"comparison: {folder / 'comparison.csv'}")
+        say(f"comparison: {folder / 'comparison.csv'}")
 
 
 def parse_params(items: list[str] | None) -> dict[str, Any]:
