@@ -155,6 +155,51 @@ def test_validate_repair_of_hopeless_data_exits_1_and_kaggle_files_validate(
     assert MarketStore(_isolated_home / "market").catalog() == []  # validate writes nothing
 
 
+def _listed_symbols(out: str) -> list[str]:
+    """The symbol column of `data list`, a symbol folded over several lines joined again."""
+    symbols: list[str] = []
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.split("│")]
+        if len(cells) < 3:
+            continue
+        if cells[2]:  # the timeframe cell starts a dataset's row
+            symbols.append(cells[1])
+        elif symbols:
+            symbols[-1] += cells[1]
+    return symbols
+
+
+def test_futures_file_keeps_its_market_apart_from_spot(
+    capsys, shared_data: Path, _isolated_home
+) -> None:
+    futures = str(shared_data / "XRP_USDT_USDT-5m-futures.feather")
+    code, out, err = _run(capsys, "data", "import", futures)
+    assert code == 0, err
+    assert "imported 1999 bar(s) of XRP/USDT:USDT 5m" in out
+    assert "market: futures, from the file name (--market spot" in " ".join(out.split())
+    code, out, err = _run(capsys, "data", "import", futures, "--market", "spot")
+    assert code == 0 and "imported 1999 bar(s) of XRP/USDT 5m" in out, err
+    code, out, err = _run(
+        capsys, "data", "import", futures, "--symbol", "XRP/USDC", "--market", "futures"
+    )
+    assert code == 0 and "of XRP/USDC:USDC 5m" in out, err
+    store = MarketStore(_isolated_home / "market")
+    assert sorted((e.symbol, e.rows) for e in store.catalog()) == [
+        ("XRP/USDC:USDC", 1999), ("XRP/USDT", 1999), ("XRP/USDT:USDT", 1999)
+    ]  # fmt: skip
+    assert sorted(p.name for p in (_isolated_home / "market" / "ohlcv").iterdir()) == [
+        "symbol=XRP%2FUSDC%3AUSDC", "symbol=XRP%2FUSDT", "symbol=XRP%2FUSDT%3AUSDT"
+    ]  # fmt: skip
+    assert store.read("XRP/USDT:USDT", "5m").equals(store.read("XRP/USDT", "5m"))
+    code, out, _ = _run(capsys, "data", "list")
+    assert code == 0
+    assert sorted(_listed_symbols(out)) == ["XRP/USDC:USDC", "XRP/USDT", "XRP/USDT:USDT"]
+    code, out, _ = _run(capsys, "data", "validate", "-s", "XRP/USDT:USDT", "-t", "5m")
+    assert code == 0 and "quality of stored XRP/USDT:USDT 5m: 1999 rows" in out
+    code, out, err = _run(capsys, "data", "import", futures, "--market", "perpetual")
+    assert code == 2 and "'perpetual' is not one of 'spot', 'futures'" in out + err
+
+
 def test_kaggle_import_with_resampling(capsys, tmp_path: Path, _isolated_home) -> None:
     minutes = 3 * 60
     t0 = 1_325_376_000  # 2012-01-01 00:00 UTC

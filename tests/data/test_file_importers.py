@@ -19,6 +19,8 @@ from tradpal.data.importers import (
     import_file,
     import_kaggle_btc,
     import_ohlcv,
+    market_of,
+    market_symbol,
 )
 from tradpal.data.resample import resample_ohlcv
 from tradpal.data.sources.synthetic import generate_ohlcv
@@ -179,6 +181,37 @@ def test_shared_feather_files(shared_data, name):
     ensure_ohlcv(frame)
     assert report.ok and get_meta(frame).timeframe == "5m"
     assert get_meta(frame).source == f"feather:{name}"
+    # freqtrade's futures file keeps its market: ccxt's symbol of the USDT-margined perpetual
+    expected = "XRP/USDT:USDT" if "futures" in name else "ETH/BTC"
+    assert get_meta(frame).symbol == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"),
+    [
+        ("XRP_USDT_USDT-5m-futures.feather", "XRP/USDT:USDT"),
+        ("BTC_USDT_USD-1h-futures.feather", "BTC/USDT:USD"),
+        ("XRP_USDT-5m-futures.feather", "XRP/USDT:USDT"),  # no settlement: the quote
+        ("BTCUSDT-1h-futures.csv", "BTC/USDT:USDT"),
+        ("ETH_BTC-5m.feather", "ETH/BTC"),
+        ("BTCUSDT-1h.csv", "BTC/USDT"),
+        ("my_data_file-1h.csv", "MY/DATA"),  # three parts without -futures: not a market
+    ],
+)
+def test_file_names_tell_spot_from_futures(name, symbol):
+    assert guess_symbol(name) == symbol
+    assert market_of(symbol) == ("futures" if ":" in symbol else "spot")
+
+
+def test_market_symbol_converts_between_spot_and_futures():
+    assert market_symbol("XRP/USDT:USDT", "spot") == "XRP/USDT"
+    assert market_symbol("XRP/USDT", "futures") == "XRP/USDT:USDT"
+    assert market_symbol("BTC/USD:BTC", "futures") == "BTC/USD:BTC"  # inverse: kept
+    assert market_symbol("XRP/USDT", None) == "XRP/USDT"
+    with pytest.raises(ConfigError, match="settlement currency of futures symbol 'XRPUSDT'"):
+        market_symbol("XRPUSDT", "futures")
+    with pytest.raises(ConfigError, match="unknown market 'perp'"):
+        market_symbol("XRP/USDT", "perp")
 
 
 def test_generic_csv_with_mapping_iso_and_parquet(tmp_path):

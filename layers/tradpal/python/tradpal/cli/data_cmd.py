@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,15 @@ SymbolOpt = Annotated[str | None, typer.Option("--symbol", "-s", help="e.g. BTC/
 TimeframeOpt = Annotated[
     str | None, typer.Option("--timeframe", "-t", help="1m 3m 5m 15m 30m 1h 2h 4h 6h 12h 1d 1w")
 ]
+
+
+class Market(StrEnum):
+    """``--market``: the values of :data:`tradpal.data.importers.MARKETS`."""
+
+    SPOT = "spot"
+    FUTURES = "futures"
+
+
 PolicyOpt = Annotated[
     Policy | None, typer.Option("--policy", help="quality policy: reject, repair or report")
 ]
@@ -81,11 +91,19 @@ def import_file(
     ] = None,
     resample: Annotated[str | None, typer.Option(help="aggregate to this timeframe")] = None,
     policy: PolicyOpt = None,
+    market: Annotated[
+        Market | None,
+        typer.Option(
+            "--market",
+            help="spot or futures (BASE/QUOTE:SETTLE); default: the file name's "
+            "(freqtrade's <BASE>_<QUOTE>_<SETTLE>-<tf>-futures files are futures)",
+        ),
+    ] = None,
     store: Annotated[bool, typer.Option("--store/--no-store", help="write into the store")] = True,
 ) -> None:
     """Import a file (Kaggle Bitcoin history, Binance klines, any table) into the store."""
-    from tradpal.data.contract import get_meta
-    from tradpal.data.importers import detect_format, import_ohlcv
+    from tradpal.data.contract import get_meta, with_meta
+    from tradpal.data.importers import detect_format, import_ohlcv, market_of, market_symbol
     from tradpal.data.resample import resample_ohlcv
 
     settings = load_settings(quality_policy=policy)
@@ -110,8 +128,17 @@ def import_file(
     if resample and not streaming:
         frame = resample_ohlcv(frame, resample)
     meta = get_meta(frame)
+    if meta is not None and market is not None:  # spot and futures are stored apart
+        meta = meta.evolve(symbol=market_symbol(meta.symbol, market.value))
+        with_meta(frame, meta)
     _print_report(report, f"quality of {path.name}")
     console.print(f"imported {len(frame)} bar(s) of {meta.label if meta else path.name}")
+    if meta is not None and market is None and symbol is None:
+        other = "futures" if market_of(meta.symbol) == "spot" else "spot"
+        console.print(
+            f"market: {market_of(meta.symbol)}, from the file name (--market {other} "
+            "or --symbol to store it otherwise)"
+        )
     if store and len(frame):
         result = _store().write(frame, policy=settings.quality_policy)
         console.print(
@@ -243,14 +270,16 @@ def _print_catalog(entries, title: str | None = None) -> None:
         )
         for e in entries
     ]
-    console.print(
-        table(
-            title,
-            ["symbol", "timeframe", "source", "first (UTC)", "last (UTC)", "rows", "quality"],
-            rows,
-            numeric=("rows", "quality"),
-        )
+    listing = table(
+        title,
+        ["symbol", "timeframe", "source", "first (UTC)", "last (UTC)", "rows", "quality"],
+        rows,
+        numeric=("rows", "quality"),
     )
+    # A narrow terminal cuts cells short with an ellipsis; a symbol folds onto the next
+    # line instead, as XRP/USDT and XRP/USDT:USDT (spot and futures) would read the same.
+    listing.columns[0].overflow = "fold"
+    console.print(listing)
 
 
 def _print_report(report: QualityReport, title: str) -> None:

@@ -308,18 +308,63 @@ def settle_timeframe(t_ns: np.ndarray, given: str | Timeframe | None, name: str)
     return detected
 
 
+MARKETS: tuple[str, ...] = ("spot", "futures")
+"""Market types a file can hold; futures symbols carry their settlement currency."""
+
+
 def guess_symbol(path: str | Path) -> str:
-    """A symbol from a file name: ``ETH_BTC-5m`` -> ``ETH/BTC``, ``BTCUSDT-1h`` -> ``BTC/USDT``."""
+    """A symbol from a file name: ``ETH_BTC-5m`` -> ``ETH/BTC``, ``BTCUSDT-1h`` -> ``BTC/USDT``.
+
+    Futures keep their market, in ccxt's form ``BASE/QUOTE:SETTLE``: freqtrade names
+    futures files ``<BASE>_<QUOTE>_<SETTLE>-<tf>-futures`` (``XRP_USDT_USDT-5m-futures``
+    -> ``XRP/USDT:USDT``); a name marked ``-futures`` without a settlement currency
+    (``BTCUSDT-1h-futures``) is taken as settled in its quote currency, as USDT-margined
+    perpetuals are.
+    """
     stem = Path(path).name.split(".")[0]
-    head = re.split(r"[-\s]", stem)[0]
-    parts = [p for p in re.split(r"[_/]", head) if p]
+    head, *rest = re.split(r"[-\s]", stem)
+    parts = [p.upper() for p in re.split(r"[_/:]", head) if p]
+    futures = any(r.lower() == "futures" for r in rest)  # freqtrade's candle type
+    if futures and len(parts) >= 3:
+        return f"{parts[0]}/{parts[1]}:{parts[2]}"
     if len(parts) >= 2:
-        return f"{parts[0].upper()}/{parts[1].upper()}"
-    upper = head.upper()
-    for quote in _KNOWN_QUOTES:
-        if upper.endswith(quote) and len(upper) > len(quote):
-            return f"{upper[: -len(quote)]}/{quote}"
-    return upper or "UNKNOWN"
+        symbol = f"{parts[0]}/{parts[1]}"
+    else:
+        upper = head.upper()
+        quote = next((q for q in _KNOWN_QUOTES if upper.endswith(q) and len(upper) > len(q)), None)
+        if quote is None:
+            return upper or "UNKNOWN"
+        symbol = f"{upper[: -len(quote)]}/{quote}"
+    return market_symbol(symbol, "futures") if futures else symbol
+
+
+def market_of(symbol: str) -> str:
+    """``futures`` for a ccxt futures symbol (``XRP/USDT:USDT``), else ``spot``."""
+    return "futures" if ":" in symbol else "spot"
+
+
+def market_symbol(symbol: str, market: str | None) -> str:
+    """``symbol`` in the form of ``market``: ``spot`` drops a settlement currency
+    (``XRP/USDT:USDT`` -> ``XRP/USDT``), ``futures`` adds the quote currency as one where
+    there is none (``XRP/USDT`` -> ``XRP/USDT:USDT``, a USDT-margined perpetual); ``None``
+    keeps ``symbol`` as it is. Raises :class:`~tradpal.errors.ConfigError` for another
+    market, or a futures symbol not in ``BASE/QUOTE`` form."""
+    if market is None:
+        return symbol
+    if market not in MARKETS:
+        raise ConfigError(f"unknown market {market!r}", hint=f"use one of {', '.join(MARKETS)}")
+    pair, _, settle = symbol.partition(":")
+    if market == "spot":
+        return pair
+    if settle:
+        return symbol
+    base, sep, quote = pair.partition("/")
+    if not sep or not base or not quote:
+        raise ConfigError(
+            f"cannot tell the settlement currency of futures symbol {symbol!r}",
+            hint="give the symbol as BASE/QUOTE (XRP/USDT) or BASE/QUOTE:SETTLE (XRP/USDT:USDT)",
+        )
+    return f"{pair}:{quote}"
 
 
 # --- streaming CSV core ---------------------------------------------------------------------
@@ -562,6 +607,7 @@ def _resolve_columns(
 
 __all__ = [
     "BINANCE_COLUMNS",
+    "MARKETS",
     "TIME_CANDIDATES",
     "decode_times",
     "detect_format",
@@ -571,5 +617,7 @@ __all__ = [
     "import_file",
     "import_kaggle_btc",
     "import_ohlcv",
+    "market_of",
+    "market_symbol",
     "settle_timeframe",
 ]
