@@ -200,6 +200,36 @@ def test_futures_file_keeps_its_market_apart_from_spot(
     assert code == 2 and "'perpetual' is not one of 'spot', 'futures'" in out + err
 
 
+def test_wrong_format_hints_at_the_commands_generic_import(
+    capsys, shared_data: Path, tmp_path: Path
+) -> None:
+    feather = str(shared_data / "ETH_BTC-5m.feather")
+    code, _, err = _run(capsys, "data", "import", feather, "--format", "binance")
+    text = " ".join(err.split())  # rich wraps long lines
+    assert code == 2 and "Traceback" not in err
+    assert "ETH_BTC-5m.feather is a Feather file, not a Binance kline export (a CSV file)" in text
+    assert "hint: import it as a generic table: --format file, or auto (the default)" in text
+    messy = str(shared_data / "BTCUSDT-30min.csv")
+    code, _, err = _run(capsys, "data", "import", messy, "--format", "binance")
+    text = " ".join(err.split())
+    assert code == 2 and "no column for time, volume" in text
+    assert (
+        "hint: Binance exports have open_time, open, high, low, close and volume; import it as "
+        "a generic table: --format file (columns found by name), with --map time=<column>"
+    ) in text
+    assert "columns in the file: datetime, open, high, low, close" in text
+    # ... and what the hint says works
+    args = ("data", "import", messy, "--format", "file", "--symbol", "BTC/USD")
+    code, out, err = _run(capsys, *args, "--policy", "repair", "--no-store")
+    assert code == 0 and "imported 500 bar(s) of BTC/USD 30m" in out, err
+    no_time = tmp_path / "no_time.csv"
+    no_time.write_text("when,open,high,low,close\n2024-01-01,1,1,1,1\n2024-01-02,1,1,1,1\n")
+    code, _, err = _run(capsys, "data", "import", str(no_time))
+    text = " ".join(err.split())
+    assert code == 2 and "hint: map it: --map time=<column> on the command line" in text
+    assert "columns in the file: when, open, high, low, close" in text
+
+
 def test_kaggle_import_with_resampling(capsys, tmp_path: Path, _isolated_home) -> None:
     minutes = 3 * 60
     t0 = 1_325_376_000  # 2012-01-01 00:00 UTC

@@ -113,12 +113,23 @@ def test_kaggle_bad_rows_are_rejected_with_rows_or_repaired(tmp_path):
 def test_kaggle_wrong_layout_and_text_in_numbers(tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b\n1,2\n")
-    with pytest.raises(DataContractError, match="Kaggle"):
+    with pytest.raises(DataContractError, match="Kaggle") as err:
         import_kaggle_btc(path)
+    assert "--format file" in err.value.hint and "columns in the file: a, b" in err.value.hint
     path.write_text("Timestamp,Open,High,Low,Close,Volume\n1325412060,1,1,1,oops,1\n")
     with pytest.raises(DataContractError) as err:
         import_kaggle_btc(path)
     assert err.value.hint
+
+
+def test_streaming_importers_refuse_other_file_kinds_naming_the_generic_import(shared_data):
+    for importer, what in ((import_binance_klines, "Binance kline export"),
+                           (import_kaggle_btc, "Kaggle Bitcoin history file")):  # fmt: skip
+        with pytest.raises(DataContractError) as err:
+            importer(shared_data / "ETH_BTC-5m.feather")
+        expected = f"ETH_BTC-5m.feather is a Feather file, not a {what} (a CSV file)"
+        assert err.value.message == expected
+        assert err.value.hint.startswith("import it as a generic table: --format file")
 
 
 def test_binance_shared_export(shared_data):

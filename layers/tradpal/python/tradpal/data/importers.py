@@ -27,7 +27,7 @@ memory) and can aggregate to a coarser timeframe on the way
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -93,7 +93,7 @@ def import_kaggle_btc(
     in blocks; ``resample_to`` aggregates on the way (policy ``report`` cannot
     be combined with it, as the result is not the file's data).
     """
-    path = _existing(path)
+    path = _csv_export(path, "a Kaggle Bitcoin history file")
     header = _header_fields(path)
     lower = {h.lower(): h for h in header}
     volume = next((lower[a] for a in ("volume", "volume_(btc)") if a in lower), None)
@@ -103,10 +103,9 @@ def import_kaggle_btc(
     absent = [k for k, v in needed.items() if v is None]
     if absent:
         raise DataContractError(
-            f"{path.name} is not a Kaggle Bitcoin history file: no column for "
-            f"{', '.join(absent)} (columns: {', '.join(header)})",
+            f"{path.name} is not a Kaggle Bitcoin history file: no column for {', '.join(absent)}",
             hint="expected Timestamp, Open, High, Low, Close and Volume or Volume_(BTC); "
-            "use import_file with a mapping for other layouts",
+            + _generic_hint(header),
         )
     spec = _CsvSpec(columns=needed, column_names=None, time_unit="s", drop_all_nan=True)
     meta = MarketMeta(symbol, "1m", f"kaggle:{path.name}")
@@ -130,14 +129,15 @@ def import_binance_klines(
     value. ``timeframe`` is detected from the spacing (and checked when given);
     ``symbol`` defaults to one read from the file name (``BTCUSDT-1h`` -> ``BTC/USDT``).
     """
-    path = _existing(path)
+    path = _csv_export(path, "a Binance kline export")
     first = _header_fields(path)
     headerless = _is_number(first[0]) if first else False
     if headerless:
         if not 6 <= len(first) <= len(BINANCE_COLUMNS):
             raise DataContractError(
                 f"{path.name} has {len(first)} columns, not a Binance kline export",
-                hint="Binance exports have 12 columns (6 at least: open_time..volume)",
+                hint="Binance exports have 12 columns (6 at least: open_time..volume); "
+                "for another layout, " + _generic_hint(first),
             )
         names = list(BINANCE_COLUMNS[: len(first)])
     else:
@@ -149,7 +149,8 @@ def import_binance_klines(
     if absent:
         raise DataContractError(
             f"{path.name} is not a Binance kline export: no column for {', '.join(absent)}",
-            hint="use import_file with a column mapping for other layouts",
+            hint="Binance exports have open_time, open, high, low, close and volume; "
+            + _generic_hint(first),
         )
     spec = _CsvSpec(columns=needed, column_names=names if headerless else None,
                     time_unit=None, drop_all_nan=False)  # fmt: skip
@@ -290,8 +291,9 @@ def settle_timeframe(t_ns: np.ndarray, given: str | Timeframe | None, name: str)
         if detected is not None and detected != tf:
             raise DataContractError(
                 f"{name}: bars are {detected.name} apart, not {tf.name}",
-                hint=f"omit timeframe (detected {detected.name}) or import and then resample "
-                "with resample_to / resample_ohlcv",
+                hint=f"omit --timeframe (timeframe= in Python): it is {detected.name}; to "
+                "aggregate to a coarser timeframe use --resample (resample_to= or "
+                "resample_ohlcv in Python)",
             )
         return tf
     if detected is None:
@@ -303,7 +305,7 @@ def settle_timeframe(t_ns: np.ndarray, given: str | Timeframe | None, name: str)
                 if spacing
                 else " (fewer than two distinct timestamps)"
             ),
-            hint="pass timeframe= explicitly",
+            hint="give it: --timeframe 1h on the command line, timeframe='1h' in Python",
         )
     return detected
 
@@ -414,8 +416,9 @@ def _stream_columns(
         except pa.ArrowInvalid as exc:
             raise DataContractError(
                 f"{path.name}: cannot read as numbers: {exc}",
-                hint="the file holds text where numbers belong; import it with import_file "
-                "and policy 'report' to see which rows",
+                hint="the file holds text where numbers belong; see which rows with "
+                "--format file --policy report --no-store (import_file(path, policy='report') "
+                "in Python)",
             ) from None
 
 
@@ -528,6 +531,38 @@ def _existing(path: str | Path) -> Path:
     return p
 
 
+def _csv_export(path: str | Path, what: str) -> Path:
+    """``path``, checked to be a CSV file: the streaming importers read text exports only."""
+    p = _existing(path)
+    kind = _file_kind(p)
+    if kind != "csv":
+        raise DataContractError(
+            f"{p.name} is a {kind.capitalize()} file, not {what} (a CSV file)",
+            hint="import it as a generic table: --format file, or auto (the default), on the "
+            "command line; import_file(path) in Python",
+        )
+    return p
+
+
+def _generic_hint(columns: Iterable[Any]) -> str:
+    """How to import a layout no specific importer reads: as a generic table, with the CLI's
+    options first (most errors reach a user there) and the Python call after them."""
+    return (
+        "import it as a generic table: --format file (columns found by name), with --map "
+        "time=<column>,open=<column>,... for others (import_file(path, mapping={...}) in "
+        f"Python); columns in the file: {', '.join(map(str, columns))}"
+    )
+
+
+def _map_hint(missing: str, columns: Iterable[Any]) -> str:
+    """How to name the file's column for ``missing``, on the command line and in Python."""
+    return (
+        f"map it: --map {missing}=<column> on the command line, "
+        f'mapping={{"{missing}": "<column>"}} in Python; columns in the file: '
+        f"{', '.join(map(str, columns))}"
+    )
+
+
 def _file_kind(path: Path) -> str:
     suffixes = [s.lower() for s in path.suffixes]
     if ".parquet" in suffixes or ".pq" in suffixes:
@@ -588,7 +623,7 @@ def _resolve_columns(
     if time is None and not isinstance(raw.index, pd.DatetimeIndex):
         raise DataContractError(
             f"{name} has no time column (looked for {', '.join(TIME_CANDIDATES)})",
-            hint='pass mapping={"time": "<column>", ...}',
+            hint=_map_hint("time", raw.columns),
         )
     out["time"] = time
     for col in OHLCV_COLUMNS:
@@ -599,8 +634,7 @@ def _resolve_columns(
     if missing:
         raise DataContractError(
             f"{name} has no column for {', '.join(missing)}",
-            hint=f'pass mapping={{"{missing[0]}": "<column>", ...}}; columns in the file: '
-            f"{', '.join(map(str, raw.columns))}",
+            hint=_map_hint(missing[0], raw.columns),
         )
     return out
 
