@@ -21,6 +21,7 @@ from tradpal.local.scheduler import (
     matches,
     next_fire,
     parse_cron,
+    parse_rate,
 )
 from tradpal.platform.catalog import CATALOG, Schedule
 from tradpal.platform.local_lambda import LocalLambda
@@ -255,8 +256,30 @@ def test_a_failing_target_is_recorded_and_the_timetable_goes_on():
 
 
 def test_the_catalog_schedules_are_accepted():
-    schedules = [(s, lambda e: None) for c in CATALOG for s in c.schedules]
-    assert Scheduler(schedules).list()
+    """Every schedule the CDK app deploys runs locally: listed once under its name and
+    expression, due next when AWS would fire it, and delivering its input to its target."""
+    catalog = [s for c in CATALOG for s in c.schedules]
+    assert "ingest_hourly" in [s.name for s in catalog]
+    start = utc(2024, 3, 10, 12, 0, 30)
+    got: dict[str, list] = {}
+    schedules = [(s, lambda e, name=s.name: got.setdefault(name, []).append(e)) for s in catalog]
+    scheduler = Scheduler(schedules, clock=FakeClock(start), envelope=False)
+    listed = {i.name: i for i in scheduler.list()}
+    assert sorted(listed) == sorted(s.name for s in catalog)  # each once
+    for s in catalog:
+        info = listed[s.name]
+        assert (info.expression, info.fired, info.last_error) == (s.expression, 0, None)
+        if s.expression.startswith("rate("):  # one period after the scheduler's start
+            assert info.next_fire == start + parse_rate(s.expression)
+        else:  # the first whole minute the cron matches
+            assert start < info.next_fire and info.next_fire.second == 0
+            assert matches(s.expression, info.next_fire)
+    assert listed["ingest_hourly"].next_fire == utc(2024, 3, 10, 13, 0, 30)
+    for s in catalog:
+        scheduler.fire(s.name)
+    assert got == {s.name: [dict(s.input)] for s in catalog}
+    assert got["ingest_hourly"] == [{"action": "ingest"}]
+    assert scheduler.fired == {s.name: 1 for s in catalog}
 
 
 def test_a_function_name_target_invokes_the_lambda_in_moto():

@@ -178,10 +178,34 @@ def test_bad_urls_are_config_errors_without_their_path(url, sleeps):
     assert "/x" not in str(err.value) and "abc" not in str(err.value)
 
 
+def _no_constants(name: str) -> None:
+    raise AssertionError(f"the body holds {name}, which is not JSON")
+
+
 def test_payload_has_no_nan(receiver, sleeps, backtest_ok_detail):
+    """Metrics a backtest can leave undefined (a NaN Sharpe, an infinite profit factor with
+    no losing trade) go out as null, and the body is strict JSON that any receiver parses."""
+    metrics = backtest_ok_detail["result"]["metrics"]
+    metrics.update(sharpe=float("nan"), profit_factor=float("inf"), sortino=float("-inf"))
     m = format_message("backtest_complete", backtest_ok_detail)
     channel(receiver.url, sleeps).send(m)
-    json.loads(receiver.requests[0].body)  # strict JSON
+    [req] = receiver.requests
+    # Python's json.loads accepts NaN and Infinity by default; a receiver in another
+    # language would not, so refuse them here.
+    body = json.loads(req.body, parse_constant=_no_constants)
+    assert body == m.payload(body["sent_at"])
+    assert body["event"]["result"]["metrics"] == {
+        "total_return": 0.1234, "cagr": -0.05, "sharpe": None, "max_drawdown": 0.2,
+        "win_rate": 0.55, "profit_factor": None, "num_trades": 1234, "final_equity": 11234.5,
+        "sortino": None,
+    }  # fmt: skip
+    assert body["fields"] == {
+        "Run": "bt-20240501-abc", "Kind": "backtest", "Status": "SUCCEEDED",
+        "Total return": "+12.34%", "CAGR": "-5.00%", "Sharpe": "n/a", "Max drawdown": "20.00%",
+        "Win rate": "55.00%", "Profit factor": "n/a", "Trades": "1,234",
+        "Final equity": "11,234.50",
+    }  # fmt: skip
+    assert b"NaN" not in req.body and b"Infinity" not in req.body
 
 
 def test_no_attempt_starts_that_could_outlast_the_budget(receiver, message, sleeps):
