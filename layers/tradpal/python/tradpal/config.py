@@ -27,10 +27,10 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tradpal.data.quality import Policy
 from tradpal.errors import ConfigError, TradPalError
@@ -103,6 +103,14 @@ class Settings(BaseSettings):
         description='datasets the scheduled ingest keeps up to date, as "SYMBOL@TIMEFRAME" '
         '(["BTC/USDT@1h"]); default: the symbol at the timeframe',
     )
+    # Before signal_strategies: validating those names looks in these folders.
+    strategy_dirs: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="folders of strategy files of your own (*.py with @strategy), usable by "
+        "name; TRADPAL_STRATEGY_DIRS takes a JSON list or folders separated by "
+        f"{os.pathsep!r}; relative paths start at the settings file's folder (in the file) "
+        "or the current directory (in the environment)",
+    )
     signal_strategies: list[str] = Field(
         default_factory=lambda: ["ema_crossover"],
         description="strategies the signals function runs on every new candle of the stream",
@@ -172,14 +180,32 @@ class Settings(BaseSettings):
                 )
         return v
 
+    @field_validator("strategy_dirs", mode="before")
+    @classmethod
+    def _split_dirs(cls, v: Any) -> Any:
+        return split_dirs(v)
+
+    @field_validator("strategy_dirs")
+    @classmethod
+    def _existing_dirs(cls, v: list[str]) -> list[str]:
+        out = []
+        for folder in v:
+            path = Path(folder).expanduser()
+            if not path.is_dir():
+                raise ValueError(f"{folder} is not a directory (a folder of strategy files)")
+            out.append(str(path.resolve()))  # absolute: the same folders from any directory
+        return list(dict.fromkeys(out))
+
     @field_validator("signal_strategies")
     @classmethod
-    def _known_strategies(cls, v: list[str]) -> list[str]:
-        from tradpal.strategies import get_strategy  # lazy: pandas, only when validating
+    def _known_strategies(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        from tradpal.strategies.registry import get_strategy  # lazy: pandas, only when validating
 
+        # the folders just validated (none when they were invalid: that error is reported)
+        dirs = info.data.get("strategy_dirs") or []
         for name in v:
             try:
-                get_strategy(name)
+                get_strategy(name, dirs=dirs)
             except TradPalError as exc:
                 raise ValueError(f"{exc.message} ({exc.hint})") from None
         return v
@@ -243,6 +269,39 @@ class _FileSource(PydanticBaseSettingsSource):
 _file_values: ContextVar[Mapping[str, Any] | None] = ContextVar("tradpal_file_values", default=None)
 
 
+def split_dirs(value: Any) -> Any:
+    """``strategy_dirs`` as given: a list as it is, text as a JSON list or as folders
+    separated by ``os.pathsep`` (``":"`` on Linux and macOS, ``";"`` on Windows)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        import json
+
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"is not a JSON list of folders: {exc}") from None
+    return [part.strip() for part in text.split(os.pathsep) if part.strip()]
+
+
+def _dirs_from_file(values: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The file's ``strategy_dirs`` with relative folders made relative to the file's
+    own folder (where its author wrote them from), not to wherever a command runs."""
+    dirs = values.get("strategy_dirs")
+    try:
+        dirs = split_dirs(dirs)
+    except ValueError:
+        return values  # the validation reports it, with the file named
+    if not isinstance(dirs, list):
+        return values
+    fixed = []
+    for d in dirs:
+        folder = Path(d).expanduser() if isinstance(d, str) else None
+        fixed.append(str(path.parent / folder) if folder and not folder.is_absolute() else d)
+    return {**values, "strategy_dirs": fixed}
+
+
 def find_config_file(environ: Mapping[str, str] | None = None) -> Path | None:
     """The settings file to read, or ``None`` when there is none (see the module doc)."""
     env = os.environ if environ is None else environ
@@ -288,6 +347,8 @@ def load_settings(**overrides: Any) -> Settings:
     _reject_unknown_env(os.environ)
     path = find_config_file()
     file_values = read_config_file(path) if path else {}
+    if path and "strategy_dirs" in file_values:
+        file_values = _dirs_from_file(file_values, path)
     token = _file_values.set(file_values)
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})

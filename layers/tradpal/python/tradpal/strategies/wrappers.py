@@ -11,7 +11,15 @@ import pandas as pd
 
 from tradpal.errors import StrategyError
 from tradpal.strategies import lines
-from tradpal.strategies.base import Strategy, prev, prices_of, resolve_params
+from tradpal.strategies.base import (
+    WARMUP_SETTLE,
+    Strategy,
+    prev,
+    prices_of,
+    reference_of,
+    resolve_params,
+    warmup_bars,
+)
 from tradpal.strategies.defaults import timeframe_defaults
 from tradpal.strategies.signals import Signals
 from tradpal.strategies.space import Param, ParamSpace
@@ -88,6 +96,23 @@ class MtfFilter:
 
     def defaults_for(self, timeframe: str | Timeframe) -> dict[str, Any]:
         return self.inner.defaults_for(timeframe)
+
+    @property
+    def reference(self) -> str:
+        """``"<inner reference>@<timeframe>"``: what :func:`get_strategy` builds this from."""
+        return f"{reference_of(self.inner)}@{self.higher_timeframe.name}"
+
+    def warmup_bars(
+        self, timeframe: str | Timeframe, params: Mapping[str, Any] | None = None
+    ) -> int:
+        """The inner strategy's warm-up, or the higher timeframe's EMA counted in base
+        bars if longer: :data:`~tradpal.strategies.base.WARMUP_SETTLE` x ``ema_period``
+        x (higher timeframe / ``timeframe``), since the filter's EMA runs on
+        higher-timeframe bars, each ``ratio`` base bars long."""
+        tf = parse_timeframe(timeframe)
+        ratio = max(1, self.higher_timeframe.seconds // tf.seconds)
+        own = WARMUP_SETTLE * self.ema_period * ratio
+        return max(warmup_bars(self.inner, tf.name, params), own)
 
     def params_for(self, frame: pd.DataFrame, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return resolve_params(self, frame, params)
@@ -170,6 +195,21 @@ class AtrStops:
 
     def params_for(self, frame: pd.DataFrame, params: Mapping[str, Any] | None) -> dict[str, Any]:
         return resolve_params(self, frame, params)
+
+    @property
+    def reference(self) -> str:
+        """``"<inner reference>+atr"``: what :func:`get_strategy` builds this from."""
+        return f"{reference_of(self.inner)}+atr"
+
+    def warmup_bars(
+        self, timeframe: str | Timeframe, params: Mapping[str, Any] | None = None
+    ) -> int:
+        """The inner strategy's warm-up, or the ATR's (:data:`WARMUP_SETTLE` x
+        ``atr_period``) if longer."""
+        tf = parse_timeframe(timeframe)
+        p = self.space.validate({**self.defaults_for(tf), **dict(params or {})})
+        inner = warmup_bars(self.inner, tf.name, self._split(p))
+        return max(inner, WARMUP_SETTLE * p["atr_period"])
 
     def _split(self, p: Mapping[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in p.items() if k in self.inner.space}
