@@ -171,3 +171,71 @@ def test_walkforward_writes_report_and_equals_the_library(capsys, tmp_path: Path
     assert "the one to believe" in html and "<script src=" not in html
     code, text, _ = _run(capsys, *args, "--json")
     assert code == 0 and json.loads(text)["oos_metrics"] == document["oos_metrics"]
+
+
+USER_STRATEGY = """
+import numpy as np
+from tradpal.strategies import Param, Signals, crossed_above, crossed_below, lines, strategy
+
+
+@strategy(
+    name="ema_pair",
+    params=[
+        Param("fast", "int", 2, 50, default=10, description="fast EMA, bars"),
+        Param("slow", "int", 5, 200, 5, default=30, description="slow EMA, bars"),
+    ],
+    constraints=["fast < slow"],
+)
+def ema_pair(prices, params):
+    close = prices.close{peek}
+    fast, slow = lines.ema(close, params["fast"]), lines.ema(close, params["slow"])
+    up, down = crossed_above(fast, slow), crossed_below(fast, slow)
+    return Signals(up, down, down.copy(), up.copy()), {{"fast": fast, "slow": slow}}
+"""
+# the same cross one bar early: the lines are built from the next bar's close
+PEEK = "\n    close = np.r_[close[1:], close[-1]]"
+
+
+def _user_file(folder: Path, peek: bool = False) -> Path:
+    path = folder / ("peeking.py" if peek else "ema_pair.py")
+    path.write_text(USER_STRATEGY.format(peek=PEEK if peek else ""))
+    return path
+
+
+def test_backtest_takes_a_strategy_file(capsys, tmp_path: Path) -> None:
+    path = _user_file(tmp_path)
+    ref = f"{path}:ema_pair"
+    code, out, err = _run(capsys, "backtest", "--strategy", ref, "-p", "fast=12", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    frame = load_ohlcv("sample", timeframe="1h", seed=42)
+    direct = backtest_strategy(frame, "ema_crossover", {"fast": 12, "slow": 30})
+    # the same rule as the built-in: the same trades
+    assert document["meta"]["params"] == {"fast": 12, "slow": 30}
+    assert document["final_equity"] == pytest.approx(direct.result.metrics.final_equity)
+    code, out, err = _run(capsys, "backtest", "--strategy", f"{ref}@4h+atr", "--strategy",
+                          "ema_crossover", "--out", str(tmp_path / "out"))  # fmt: skip
+    assert code == 0, err
+    assert "ema_pair@4h+atr" in out and (tmp_path / "out" / "comparison.csv").is_file()
+    (report,) = (tmp_path / "out").glob("ema_pair@4h*/report.html")  # + is no file name's
+    assert "fast" in report.read_text()
+    code, out, err = _run(capsys, "backtest", "--strategy", ref, "-p", "fast=99")
+    assert code == 2 and "ema_pair" in out + err and "outside its range 2 to 50" in out + err
+    code, out, err = _run(capsys, "backtest", "--strategy", f"{tmp_path}/none.py:x")
+    assert code == 2 and "no strategy file" in out + err and "Traceback" not in out + err
+
+
+def test_lookahead_check_of_strategy_files(capsys, tmp_path: Path) -> None:
+    code, out, err = _run(capsys, "check", "lookahead", f"{_user_file(tmp_path)}:ema_pair")
+    assert code == 0 and "OK: no signal changed" in out, out + err
+    peeking = _user_file(tmp_path, peek=True)
+    code, out, _ = _run(capsys, "check", "lookahead", f"{peeking}:ema_pair")
+    assert code == 1 and "LOOK-AHEAD" in out
+
+
+def test_walkforward_takes_a_strategy_file(capsys, tmp_path: Path) -> None:
+    ref = f"{_user_file(tmp_path)}:ema_pair"
+    code, out, err = _run(capsys, "walkforward", "--strategy", ref, "--in-sample", "1000",
+                          "--out-sample", "500", "--candidates", "3", "--json")  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["strategy"] == "ema_pair"

@@ -55,3 +55,30 @@ def test_two_objectives_give_a_pareto_front(capsys, tmp_path: Path) -> None:
 def test_bad_discovery_input_is_a_clear_error(capsys, tmp_path: Path) -> None:
     code, out, err = _run(capsys, *ARGS, "--method", "annealing", "--out", str(tmp_path))
     assert code == 2 and "annealing" in out + err and "Traceback" not in out + err
+
+
+def test_discover_a_strategy_file_on_the_process_pool(capsys, tmp_path: Path, monkeypatch) -> None:
+    # written from a test's folder: the workers get its absolute path, so they load it
+    # whatever their working directory
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "pair.py").write_text(
+        "import numpy as np\n"
+        "from tradpal.strategies import Param, crossover_signals, lines, strategy\n\n"
+        "@strategy(params=[Param('fast', 'int', 2, 20, 2, default=8),\n"
+        "                  Param('slow', 'int', 25, 60, 5, default=30)])\n"
+        "def pair(prices, params):\n"
+        "    c = prices.close\n"
+        "    return crossover_signals(lines.ema(c, params['fast']), lines.ema(c, params['slow']))\n"
+    )
+    monkeypatch.chdir(folder)
+    args = ("discover", "--strategy", "./pair.py:pair@4h", "--population", "6",
+            "--generations", "2", "--min-trades", "1", "--workers", "2", "--seed", "5",
+            "--end", "2026-01-01", "--out", str(tmp_path / "out"))  # fmt: skip
+    code, _, err = _run(capsys, *args)
+    assert code == 0, err
+    state = json.loads((tmp_path / "out" / "discovery.json").read_text())
+    assert state["request"]["strategy"] == f"{(folder / 'pair.py').resolve()}:pair@4h"
+    assert state["done"] and state["evaluated"] >= 6
+    assert set(state["ranked"][0]["params"]) >= {"fast", "slow", "sl_atr"}
+    assert all(e["values"] is not None or e["num_trades"] < 1 for e in state["history"])

@@ -22,11 +22,14 @@ SHOWN_METRICS = (
 Symbols = Annotated[
     list[str] | None, typer.Option("--symbol", "-s", help="symbol; repeat for several")
 ]
+# The help every command that takes a strategy shows.
+STRATEGY_HELP = (
+    "a built-in (ema_crossover, confluence, rsi_reversal, bb_reversal, regime), a name "
+    "from strategy_dirs, or PATH.py:NAME; @4h adds a trend filter, +atr ATR stops"
+)
 Strategies = Annotated[
     list[str] | None,
-    typer.Option(
-        "--strategy", help="strategy name (NAME@4h adds a trend filter); repeat to compare"
-    ),
+    typer.Option("--strategy", help=f"strategy: {STRATEGY_HELP}; repeat to compare"),
 ]
 
 
@@ -136,8 +139,15 @@ def backtest(
 def _strategy_runs(symbols, strategies, param, start, end, source, settings, overrides, *, quiet):
     from tradpal.backtest.runs import backtest_strategy, config_for
     from tradpal.data.loading import SAMPLE_SYMBOL, load_ohlcv
+    from tradpal.strategies import get_strategy
 
     names = strategies or ["ema_crossover"]
+    # resolved once, before any data loads: a bad name or strategy file fails at once
+    resolved = [get_strategy(name) for name in names]
+    # labelled by name (a file's strategy by its name, not its path), unless two share one
+    short = [s.name for s in resolved]
+    unique = len(set(short)) == len(short)
+    chosen = [(s.name if unique else name, s) for name, s in zip(names, resolved, strict=True)]
     symbols = symbols or [SAMPLE_SYMBOL if source == "sample" else settings.symbol]
     params = parse_params(param)
     runs = []
@@ -158,8 +168,8 @@ def _strategy_runs(symbols, strategies, param, start, end, source, settings, ove
             done += 1
             update(done, steps)
             config = config_for(settings.timeframe, **overrides)
-            for name in names:
-                run = backtest_strategy(frame, name, params, config)
+            for name, strat in chosen:
+                run = backtest_strategy(frame, strat, params, config)
                 run.result.meta.setdefault("symbol", sym)
                 label = name if len(symbols) == 1 else sym if len(names) == 1 else f"{sym} {name}"
                 runs.append((label, frame, run))

@@ -18,7 +18,10 @@ app = typer.Typer(help="Checks: look-ahead bias in strategies.", no_args_is_help
 def lookahead(
     strategy: Annotated[
         str,
-        typer.Argument(help="strategy name, e.g. ema_crossover, regime@4h or confluence+atr"),
+        typer.Argument(
+            help="strategy: a built-in (ema_crossover, regime@4h, confluence+atr), a name "
+            "from strategy_dirs, or PATH.py:NAME"
+        ),
     ],
     symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
     timeframe: Annotated[str | None, typer.Option("--timeframe", "-t")] = None,

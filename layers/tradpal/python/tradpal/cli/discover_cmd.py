@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from tradpal.cli.backtest_cmd import EndOpt, SourceOpt, StartOpt, TimeframeOpt
+from tradpal.cli.backtest_cmd import STRATEGY_HELP, EndOpt, SourceOpt, StartOpt, TimeframeOpt
 from tradpal.cli.console import console, progress_bar, table
 from tradpal.config import load_settings
 
 
 def discover(
-    strategy: Annotated[str, typer.Option("--strategy", help="strategy name")] = "confluence",
+    strategy: Annotated[
+        str, typer.Option("--strategy", help=f"strategy: {STRATEGY_HELP}")
+    ] = "confluence",
     method: Annotated[str, typer.Option(help="grid, random, genetic, tpe or nsga2")] = "genetic",
     population: Annotated[int, typer.Option(min=2, help="candidates per generation")] = 50,
     generations: Annotated[int, typer.Option(min=1, help="generations (genetic, tpe, nsga2)")] = 20,
@@ -61,8 +63,13 @@ def discover(
     from tradpal.data.loading import SAMPLE_SYMBOL
     from tradpal.discovery.report import write_discovery_outputs
     from tradpal.discovery.runner import run_discovery
+    from tradpal.strategies import get_strategy, reference_of
 
     settings = load_settings(timeframe=timeframe)
+    strat = get_strategy(strategy)
+    # The workers rebuild the strategy from this text: a file of your own travels as its
+    # absolute path, so a worker started elsewhere (or a resumed run) finds the same file.
+    reference = reference_of(strat)
     sym = symbol or (SAMPLE_SYMBOL if source == "sample" else settings.symbol)
     objectives = objective or ["sharpe"]
     if end is None or (source == "sample" and start is None):
@@ -73,7 +80,7 @@ def discover(
         end = end or hi.isoformat()
         start = start or (lo.isoformat() if source == "sample" else None)
     request = {
-        "strategy": strategy,
+        "strategy": reference,
         "method": method,
         "objectives": objectives,
         "population": population,
@@ -92,13 +99,13 @@ def discover(
         },
         "validation": {"holdout": holdout, "folds": folds if walk_forward else 1},
     }
-    name = f"{strategy}-{method}-{sym.replace('/', '_')}-{settings.timeframe}"
+    name = f"{strat.name}-{method}-{sym.replace('/', '_')}-{settings.timeframe}"
     folder = out or settings.home / "discovery" / name
     folder.mkdir(parents=True, exist_ok=True)
     checkpoint = folder / "checkpoint.json"
     if fresh:
         checkpoint.unlink(missing_ok=True)
-    with progress_bar(f"discover {strategy} ({method}), generations") as update:
+    with progress_bar(f"discover {strat.name} ({method}), generations") as update:
 
         def progress(done: int, total: int, state: dict) -> None:
             update(done, total)

@@ -60,6 +60,7 @@ def _register() -> None:
         discover_cmd,
         indicators_cmd,
         settings_cmd,
+        strategy_cmd,
         token_cmd,
         up_cmd,
         walkforward_cmd,
@@ -70,6 +71,7 @@ def _register() -> None:
     app.command("walkforward")(walkforward_cmd.walkforward)
     app.command("discover")(discover_cmd.discover)
     app.add_typer(check_cmd.app, name="check")
+    app.add_typer(strategy_cmd.app, name="strategy")
     app.command("demo")(demo_cmd.demo)
     app.command("indicators")(indicators_cmd.indicators)
     app.command("config")(settings_cmd.show_config)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tradpal.cli.backtest_cmd import (
+    STRATEGY_HELP,
     CapitalOpt,
     EndOpt,
     FeesOpt,
@@ -33,7 +34,9 @@ from tradpal.config import load_settings
 
 
 def walkforward(
-    strategy: Annotated[str, typer.Option("--strategy", help="strategy name")] = "ema_crossover",
+    strategy: Annotated[
+        str, typer.Option("--strategy", help=f"strategy: {STRATEGY_HELP}")
+    ] = "ema_crossover",
     symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
     timeframe: TimeframeOpt = None,
     start: StartOpt = None,
@@ -76,8 +79,10 @@ def walkforward(
     from tradpal.optimize import walk_forward
     from tradpal.reports import dumps, walkforward_report_html
     from tradpal.reports.html import METRIC_LABELS, format_metric
+    from tradpal.strategies import get_strategy
 
     settings = load_settings(timeframe=timeframe)  # its seed makes the sample; --seed the search
+    strat = get_strategy(strategy)  # before loading data: a bad name fails at once
     sym = symbol or (SAMPLE_SYMBOL if source == "sample" else settings.symbol)
     frame = load_ohlcv(
         source, symbol=sym, timeframe=settings.timeframe, start=start, end=end,
@@ -89,9 +94,9 @@ def walkforward(
         max_drawdown=max_drawdown, year_days=year_days,
     )  # fmt: skip
     config = config_for(settings.timeframe, **overrides)
-    with console.status(f"walk-forward {strategy} on {len(frame)} bars", spinner="line"):
+    with console.status(f"walk-forward {strat.name} on {len(frame)} bars", spinner="line"):
         result = walk_forward(
-            frame, strategy, config, in_sample=in_sample, out_sample=out_sample,
+            frame, strat, config, in_sample=in_sample, out_sample=out_sample,
             step=step or out_sample, anchored=anchored, method=method,
             n_candidates=candidates, objective=objective,
             seed=settings.seed if seed is None else seed,
@@ -101,7 +106,7 @@ def walkforward(
     if as_json:
         typer.echo(dumps(document, indent=None))
         return
-    name = f"{strategy}-{sym.replace('/', '_')}-{settings.timeframe}"
+    name = f"{strat.name}-{sym.replace('/', '_')}-{settings.timeframe}"
     folder = out or settings.home / "walkforward" / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "walkforward.json").write_text(dumps(document))
@@ -114,7 +119,7 @@ def walkforward(
     stab = result.stability
     console.print(
         table(
-            f"{strategy} walk-forward: {len(result.windows)} windows of {in_sample} in / "
+            f"{strat.name} walk-forward: {len(result.windows)} windows of {in_sample} in / "
             f"{out_sample} out",
             ["stitched out-of-sample", "value"],
             [(METRIC_LABELS.get(k, k), format_metric(k, metrics.get(k))) for k in shown]
