@@ -381,3 +381,16 @@ def test_warmup_bars_from_the_longest_period(good):
     with pytest.raises(StrategyError, match="warmup -1"):
         strategy(warmup=-1)(own.rule.func)
 
+
+def test_the_readme_example_works_as_a_file(tmp_path, sample):
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Your own strategies", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+    path = write(tmp_path, "my.py", code)
+    s = get_strategy(f"{path}:trend_dip")
+    assert s.defaults_for("1h")["trend"] == 200
+    run = backtest_strategy(sample, s)
+    assert len(run.result.trades) > 5 and set(run.indicators) == {"ema", "rsi"}
+    assert check_lookahead(get_strategy(f"{path}:trend_dip@4h+atr"), sample).ok
