@@ -4,6 +4,10 @@ Both sides compute the same set (EMA 9 and 21, RSI 14, Bollinger 20/2, ATR 14,
 MACD 12/26/9, ADX 14 with +DI and -DI, Stochastic 14/3/3, OBV; Bollinger with
 bandwidth and %B, which the TA-Lib side derives with numpy) on the same
 seeded random walk, interleaved in one run; the best of several repeats counts.
+The sliding-window kernels (SMA, WMA, Bollinger, rolling std of log returns) are
+also timed one by one beside TA-Lib's SMA, WMA, BBANDS and STDDEV: they carry
+a rounding bound and recompute windows from scratch when it says so, and these
+ratios show what that costs.
 Run: .venv/bin/python benchmarks/bench_indicators.py
 """
 
@@ -82,6 +86,29 @@ def main() -> dict[str, float]:
         f"  (TA-Lib without deriving bandwidth and %B: {t_core * 1e3:.1f} ms, "
         f"ratio {figures['set_ratio_without_bandwidth']:.2f})"
     )
+
+    # one kernel at a time; TradPal's Bollinger also writes bandwidth and %B
+    windowed = {
+        "sma20": (lambda: ti.sma(c, 20), lambda: talib.SMA(c, 20)),
+        "wma20": (lambda: ti.wma(c, 20), lambda: talib.WMA(c, 20)),
+        "bbands20": (lambda: ti.bollinger(c, 20, 2.0), lambda: talib.BBANDS(c, 20, 2.0, 2.0, 0)),
+        "bbands2": (lambda: ti.bollinger(c, 2, 2.0), lambda: talib.BBANDS(c, 2, 2.0, 2.0, 0)),
+        "volatility20": (
+            lambda: ti.rolling_volatility(c, 20, ddof=0),
+            lambda: talib.STDDEV(np.log(c[1:] / c[:-1]), 20, 1.0),
+        ),
+    }
+    print(f"\nSliding-window kernels on {N_SET:,} bars (best of {REPEATS})")
+    print(f"  {'kernel':<14}{'tradpal':>10}{'talib':>10}{'ratio':>8}")
+    for name, (ours, theirs) in windowed.items():
+        tw = best({"tradpal": ours, "talib": theirs}, REPEATS)
+        figures[f"{name}_tradpal_ms"] = tw["tradpal"] * 1e3
+        figures[f"{name}_talib_ms"] = tw["talib"] * 1e3
+        figures[f"{name}_ratio"] = tw["tradpal"] / tw["talib"]
+        print(
+            f"  {name:<14}{tw['tradpal'] * 1e3:>10.2f}{tw['talib'] * 1e3:>10.2f}"
+            f"{tw['tradpal'] / tw['talib']:>8.2f}"
+        )
 
     h, lo, c, v = ohlcv(N_MANY, seed=7)
     ps = MANY_PERIODS

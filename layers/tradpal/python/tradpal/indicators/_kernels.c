@@ -5,7 +5,10 @@
  * kernel writes every element, NaN during the warm-up (so callers need not
  * pre-fill). Inputs hold no NaN (the Python layer validates and trims leading NaN).
  * No -ffast-math: the order of floating-point operations is part of the result
- * and fixed here. Sums, SMAs and seeds follow TA-Lib's order; the smoothing
+ * and fixed here. Sums, SMAs and seeds follow TA-Lib's order, except that the
+ * sliding-window sums (SMA, WMA, Bollinger, rolling std, CMF, rolling VWAP) are
+ * recomputed from the window whenever their rounding could show (see "stable
+ * window sums" below); the smoothing
  * recursions are written as prev * a + x * b with a and b computed once, which
  * keeps one multiply-add on the loop-carried chain instead of TA-Lib's divide
  * (its own build reorders these too); results agree with TA-Lib to ~1e-15.
@@ -65,20 +68,205 @@ int64_t tp_first_bad(const double *x, int64_t n, int64_t start)
     return -1;
 }
 
+/* ------------------------------------------------------ stable window sums -- */
+
+/*
+ * Sliding-window sums (add the value that enters, subtract the one that leaves)
+ * cost O(1) a bar, but their rounding errors never leave the sum: they pile up
+ * over the whole series, and a window whose sum, or spread about its mean, is
+ * small against what passed through before is then mostly rounding noise (a
+ * running sum of squares minus square of sums, TA-Lib's formula and the one used
+ * here before, lost all digits of some period-2 Bollinger stds on ETH/BTC 5m).
+ *
+ * So each running sum here carries a first-order bound on its own rounding
+ * error: every operation rounds by at most u = 2^-53 times its result, and the
+ * kernel adds up the magnitudes its sums went through (acc). When the bound
+ * exceeds 2^-36 (1.5e-11) of the value the window needs, the sums are recomputed
+ * from the window itself with compensated (Neumaier) sums, at O(period) for that
+ * bar. On market data an SMA's sum is recomputed about every 20,000 bars and the
+ * centred sums of a std about every 5 * period bars (as the mean drifts from the
+ * centre), a fraction of an operation a bar; a window of vanishing sum or spread
+ * is recomputed whenever it needs it. The decision depends only on the data
+ * (reproducible bit for bit, and the *_many kernels take the same decisions per
+ * lane), and no threshold is absolute: scaling the input by a power of two
+ * scales every sum and bound alike.
+ *
+ * A window sum moves by one difference, s += x[i] - x[i-period]: one addition
+ * on the loop-carried chain (TA-Lib's add-then-subtract has two), and its error
+ * grows by at most u (|x[i] - x[i-period]| + |s|) <= 3 u |s| + O(u^2), as the
+ * difference is that of two consecutive sums. Means are taken as s * (1/period):
+ * within an ulp of s / period and free of the divider's throughput limit.
+ */
+#define SUM_STALE 0x1p-15 /* 4 u / 2^-36: a sum s is stale when acc * SUM_STALE > |s| */
+
+/* The recomputations are the rare path: kept out of line, so the loops stay small. */
+#if defined(__GNUC__)
+#define RARE __attribute__((noinline))
+#else
+#define RARE
+#endif
+
+/* Neumaier's compensated addition: s + c carries the sum to ~u (plus O(n u^2)). */
+static inline void nsum(double *s, double *c, double a)
+{
+    double t = *s + a;
+    *c += fabs(*s) >= fabs(a) ? (*s - t) + a : (a - t) + *s;
+    *s = t;
+}
+
+/* sum(w[0:len]) with compensation. */
+static inline double csum(const double *w, int64_t len)
+{
+    double s = 0.0, c = 0.0;
+    for (int64_t j = 0; j < len; j++) nsum(&s, &c, w[j]);
+    return s + c;
+}
+
+/* A sliding window sum and its rounding bound (acc: sum of |s| since computed afresh). */
+typedef struct {
+    double s, acc;
+} wsum_t;
+
+static RARE wsum_t ws_fresh(const double *w, int64_t period)
+{
+    wsum_t r = {csum(w, period), 0.0};
+    r.acc = fabs(r.s);
+    return r;
+}
+
+/* Move to the window w[0:period] (w[period-1] enters, w[-1] leaves); its sum. */
+static inline double ws_slide(wsum_t *ws, const double *w, int64_t period)
+{
+    ws->s += w[period - 1] - w[-1];
+    ws->acc += fabs(ws->s);
+    if (ws->acc * SUM_STALE > fabs(ws->s)) *ws = ws_fresh(w, period);
+    return ws->s;
+}
+
+/*
+ * Mean and spread of a sliding window as sums of deviations about a shift k, the
+ * window's mean when they were last computed from scratch: s1 = sum(x - k),
+ * s2 = sum((x - k)^2), and sum((x - mean)^2) = s2 - s1 * (s1 / period) with
+ * mean = k + s1 / period. Centred sums keep the cancellation to the drift of the
+ * mean since k was set, not the price level (TA-Lib's mean of squares minus
+ * squared mean cancels ~ (price / std)^2 digits). A bar moves s1 by
+ * d = x_in - x_out and s2 by d * ((x_in - k) + (x_out - k)), the difference of
+ * the two squares, with one addition on each chain.
+ * Rounding bound, first order: 16 u (acc + steps * s2), acc the sum of s2 over
+ * the moves since k was set and steps their count plus one; it covers the sums'
+ * roundings, those of the moves (|d| (|x_in - k| + |x_out - k|) <= 2 (s2 + s2')),
+ * of the final subtraction, and of s1 via |s1| <= sqrt(period * s2). Recomputed
+ * when that exceeds 2^-36 of the spread sum, so the std is within ~1e-11
+ * relative of the exact one (a fresh window's sums are good to a few u even for
+ * an ulp-sized spread: k is within half an ulp of the mean, x - k is exact).
+ */
+typedef struct {
+    double k, s1, s2, acc, steps;
+} moments_t;
+
+#define MOMENTS_STALE 0x1p-13 /* 16 u / 2^-36 */
+
+/* The sums of the window w[0:period] from scratch (by value, so that the
+   caller's state can stay in registers). */
+static moments_t mo_fresh(const double *w, int64_t period)
+{
+    const double k = csum(w, period) / (double)period;
+    double s1 = 0.0, c1 = 0.0, s2 = 0.0, c2 = 0.0;
+    for (int64_t j = 0; j < period; j++) {
+        double a = w[j] - k;
+        nsum(&s1, &c1, a);
+        nsum(&s2, &c2, a * a);
+    }
+    moments_t m = {k, s1 + c1, s2 + c2, 0.0, 1.0};
+    m.acc = m.s2;
+    return m;
+}
+
+/* The window moves one bar: xin enters, xout leaves. */
+static inline void mo_slide(moments_t *m, double xin, double xout)
+{
+    double d = xin - xout;
+    m->s1 += d;
+    m->s2 += d * ((xin - m->k) + (xout - m->k));
+    m->acc += fabs(m->s2);
+    m->steps += 1.0;
+}
+
+/*
+ * sum((x - mean)^2) of the window w[0:period] (inv = 1 / period) and mean - k in
+ * *d; the sums are recomputed from the window first when their bound says so.
+ */
+static inline double mo_spread(moments_t *m, const double *w, int64_t period, double inv,
+                               double *d)
+{
+    double dd = m->s1 * inv;
+    double q = m->s2 - m->s1 * dd;
+    if ((m->acc + m->steps * m->s2) * MOMENTS_STALE > q) {
+        *m = mo_fresh(w, period);
+        dd = m->s1 * inv;
+        q = m->s2 - m->s1 * dd;
+    }
+    *d = dd;
+    return q;
+}
+
+/*
+ * Windows of up to SHORT values are computed directly, by two passes (corrected:
+ * the mean's rounding drops out), which is exact to a few u and cheaper than
+ * the sliding sums: their spread is so often tiny against the mean's drift
+ * (a period-2 window recomputed every ~10 bars) that the checks cost more.
+ */
+#define SHORT 4
+
+/* sum((x - mean)^2) of the window w[0:period], period <= SHORT; the mean in *mean. */
+static inline double short_spread(const double *w, int64_t period, double inv, double *mean)
+{
+    double s = 0.0;
+    for (int64_t j = 0; j < period; j++) s += w[j];
+    const double m = s * inv;
+    double s1 = 0.0, s2 = 0.0;
+    for (int64_t j = 0; j < period; j++) {
+        double d = w[j] - m;
+        s1 += d;
+        s2 += d * d;
+    }
+    double dd = s1 * inv;
+    *mean = m + dd;
+    return s2 - s1 * dd;
+}
+
+/* sum((x - mean)^2) of the window w[0:period] and its mean, by the right method. */
+static inline double spread(moments_t *m, const double *w, int64_t period, double inv,
+                            double *mean)
+{
+    if (period <= SHORT) return short_spread(w, period, inv, mean);
+    double d, q = mo_spread(m, w, period, inv, &d);
+    *mean = m->k + d;
+    return q;
+}
+
+/* The window [i - period + 1, i] moves one bar (sliding sums only for long windows). */
+static inline void slide(moments_t *m, const double *x, int64_t i, int64_t period)
+{
+    if (period > SHORT) mo_slide(m, x[i], x[i - period]);
+}
+
 /* --------------------------------------------------------- moving averages -- */
 
-/* Simple moving average with a running sum, as TA-Lib computes it. */
+/*
+ * Simple moving average: a window sum moved by one difference a bar and
+ * recomputed when its rounding bound says so (wsum_t), so it stays within ~1e-11
+ * of the window's own sum, however small that is against earlier windows (a
+ * stretch without volume averages exactly 0).
+ */
 void tp_sma(const double *x, int64_t n, int64_t period, double *out)
 {
     WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
-    double sum = 0.0;
-    for (int64_t i = 0; i < period - 1; i++) sum += x[i];
-    for (int64_t i = period - 1; i < n; i++) {
-        sum += x[i];
-        out[i] = sum / (double)period;
-        sum -= x[i - period + 1];
-    }
+    const double inv = 1.0 / (double)period;
+    wsum_t ws = ws_fresh(x, period);
+    out[period - 1] = ws.s * inv;
+    for (int64_t i = period; i < n; i++) out[i] = ws_slide(&ws, x + i - period + 1, period) * inv;
 }
 
 /* SMA seed shared by EMA-type recursions: sum of x[0:period] in order, / period. */
@@ -109,7 +297,21 @@ void tp_ema(const double *x, int64_t n, int64_t period, double k, double *out)
     }
 }
 
-/* Linearly weighted moving average (weights 1..period), TA-Lib's running form. */
+/*
+ * Linearly weighted moving average (weights 1..period) in the running form: the
+ * weighted sum gains period * the new value and loses the window's plain sum,
+ * which moves by one difference a bar (one addition on each chain). An error of
+ * the plain sum enters the weighted one again on every later bar (TA-Lib's form
+ * drifted like n^1.5 over a series: 1.6e-8 relative after 200,000 bars), so both
+ * are recomputed from the window with compensated sums every
+ * R = max(256, 4 * period) bars: with X the largest |x| the last R windows read,
+ * the error stays below u X (R^2 (period + 2) / 2 + R period (period + 7) / 2):
+ * under 5e-12 of the weighted sum while the level stays near X (measured ~1e-13
+ * on prices), on any length of series, at about one extra operation a bar. A
+ * level that collapses by a factor F within R bars can show up to F times that
+ * until the next recomputation (a per-bar bound as for the SMA caught it, but
+ * cost 60 % more time).
+ */
 void tp_wma(const double *x, int64_t n, int64_t period, double *out)
 {
     WARM(out, period < 1 ? -1 : period - 1);
@@ -118,20 +320,23 @@ void tp_wma(const double *x, int64_t n, int64_t period, double *out)
         for (int64_t i = 0; i < n; i++) out[i] = x[i];
         return;
     }
-    const double divider = (double)((period * (period + 1)) >> 1);
-    double sub = 0.0, sum = 0.0, trailing_value = 0.0;
-    int64_t i = 0, trailing = 0;
-    for (int64_t w = 1; i < period - 1; i++, w++) {
-        sub += x[i];
-        sum += x[i] * (double)w;
-    }
-    for (; i < n; i++) {
-        sub += x[i];
-        sub -= trailing_value;
-        sum += x[i] * (double)period;
-        trailing_value = x[trailing++];
-        out[i] = sum / divider;
-        sum -= sub;
+    const double dp = (double)period, inv = 1.0 / (double)((period * (period + 1)) >> 1);
+    const int64_t every = period > 64 ? 4 * period : 256;
+    for (int64_t i = period - 1; i < n; i += every) {
+        const double *w = x + i - period + 1;
+        double s = 0.0, c = 0.0, ws = 0.0, wc = 0.0;
+        for (int64_t j = 0; j < period; j++) {
+            nsum(&s, &c, w[j]);
+            nsum(&ws, &wc, w[j] * (double)(j + 1));
+        }
+        double sum = s + c, wsum = ws + wc; /* plain and weighted sums of the window */
+        out[i] = wsum * inv;
+        const int64_t end = i + every < n ? i + every : n;
+        for (int64_t t = i + 1; t < end; t++) {
+            wsum += x[t] * dp - sum;
+            sum += x[t] - x[t - period];
+            out[t] = wsum * inv;
+        }
     }
 }
 
@@ -387,17 +592,17 @@ void tp_atr(const double *h, const double *l, const double *c, int64_t n, int64_
 }
 
 /*
- * Bollinger Bands with TA-Lib's arithmetic: SMA middle band from a running sum,
- * variance = running mean of squares - middle^2 (population), std = sqrt of a
- * positive variance, else 0. A window whose values are all equal has std 0
- * exactly (the running sums would leave rounding noise there).
+ * Bollinger Bands: SMA middle band +- k population standard deviations, the mean
+ * and spread of each window from centred sums (moments_t) instead of TA-Lib's
+ * running mean of squares minus squared mean, which cancels catastrophically
+ * when a window's spread is tiny against the price. A window whose values are all
+ * equal has std exactly 0 and its middle band is that value.
  * Also bandwidth = (upper - lower) / middle and %B = (close - lower) / (upper - lower),
  * 0.5 when the bands coincide.
  */
-static inline void bb_emit(double xi, double mid, double var, int flat, double k, double *u,
-                           double *m, double *lo, double *bw, double *pb)
+static inline void bb_emit(double xi, double mid, double sd, double k, double *u, double *m,
+                           double *lo, double *bw, double *pb)
 {
-    double sd = (!flat && var > 0.0) ? sqrt(var) : 0.0;
     double t = sd * k;
     double up = mid + t, dn = mid - t;
     *u = up;
@@ -405,6 +610,19 @@ static inline void bb_emit(double xi, double mid, double var, int flat, double k
     *lo = dn;
     *bw = (up - dn) / mid;
     *pb = up != dn ? (xi - dn) / (up - dn) : 0.5;
+}
+
+/* One Bollinger bar of the window ending at i (flat: all its values equal). */
+static inline void bb_bar(const double *x, int64_t i, int64_t period, double inv, int flat,
+                          moments_t *m, double *mid, double *sd)
+{
+    if (flat) {
+        *mid = x[i];
+        *sd = 0.0;
+        return;
+    }
+    double var = spread(m, x + i - period + 1, period, inv, mid) * inv;
+    *sd = var > 0.0 ? sqrt(var) : 0.0;
 }
 
 void tp_bbands(const double *x, int64_t n, int64_t period, double k, double *upper,
@@ -417,55 +635,46 @@ void tp_bbands(const double *x, int64_t n, int64_t period, double k, double *upp
     WARM(bandwidth, warm);
     WARM(percent_b, warm);
     if (period < 1 || n < period) return;
-    double sum = 0.0, sum2 = 0.0;
-    int64_t run = 0;
-    for (int64_t i = 0; i < period - 1; i++) {
-        sum += x[i];
-        sum2 += x[i] * x[i];
-        run = (i > 0 && x[i] == x[i - 1]) ? run + 1 : 1;
-    }
+    const double inv = 1.0 / (double)period;
+    moments_t m = mo_fresh(x, period);
+    int64_t run = 1; /* equal values ending at i */
+    for (int64_t i = 1; i < period; i++) run = x[i] == x[i - 1] ? run + 1 : 1;
     for (int64_t i = period - 1; i < n; i++) {
-        run = (i > 0 && x[i] == x[i - 1]) ? run + 1 : 1;
-        sum += x[i];
-        double mid = sum / (double)period;
-        sum -= x[i - period + 1];
-        sum2 += x[i] * x[i];
-        double mean2 = sum2 / (double)period;
-        sum2 -= x[i - period + 1] * x[i - period + 1];
-        double var = mean2 - mid * mid;
-        bb_emit(x[i], mid, var, run >= period, k, upper + i, middle + i, lower + i,
-                bandwidth + i, percent_b + i);
+        if (i >= period) {
+            run = x[i] == x[i - 1] ? run + 1 : 1;
+            slide(&m, x, i, period);
+        }
+        double mid, sd;
+        bb_bar(x, i, period, inv, run >= period, &m, &mid, &sd);
+        bb_emit(x[i], mid, sd, k, upper + i, middle + i, lower + i, bandwidth + i,
+                percent_b + i);
     }
 }
 
 /*
- * Rolling standard deviation (ddof as given) of x over `period` values, by a
- * windowed Welford update; a window of equal values gives exactly 0.
- * out[i] covers x[i-period+1..i].
+ * Rolling standard deviation (ddof as given) of x over `period` values, from the
+ * same centred sums as Bollinger's (moments_t); a window of equal values gives
+ * exactly 0. out[i] covers x[i-period+1..i].
  */
 void tp_rolling_std(const double *x, int64_t n, int64_t period, int64_t ddof, double *out)
 {
     WARM(out, (period < 1 || period - ddof < 1) ? -1 : period - 1);
     if (period < 1 || n < period || period - ddof < 1) return;
-    double mean = 0.0, m2 = 0.0;
-    int64_t run = 0;
-    for (int64_t i = 0; i < n; i++) {
-        run = (i > 0 && x[i] == x[i - 1]) ? run + 1 : 1;
-        if (i < period) {
-            double dlt = x[i] - mean;
-            mean += dlt / (double)(i + 1);
-            m2 += dlt * (x[i] - mean);
-        } else {
-            /* replace x[i-period] by x[i] in a window of constant size */
-            double old = x[i - period];
-            double old_mean = mean;
-            mean += (x[i] - old) / (double)period;
-            m2 += (x[i] - old) * ((x[i] - mean) + (old - old_mean));
+    const double inv = 1.0 / (double)period, inv_dof = 1.0 / (double)(period - ddof);
+    moments_t m = mo_fresh(x, period);
+    int64_t run = 1;
+    for (int64_t i = 1; i < period; i++) run = x[i] == x[i - 1] ? run + 1 : 1;
+    for (int64_t i = period - 1; i < n; i++) {
+        if (i >= period) {
+            run = x[i] == x[i - 1] ? run + 1 : 1;
+            slide(&m, x, i, period);
         }
-        if (i >= period - 1) {
-            double v = m2 / (double)(period - ddof);
-            out[i] = (run >= period || v <= 0.0) ? 0.0 : sqrt(v);
+        if (run >= period) {
+            out[i] = 0.0;
+            continue;
         }
+        double mean, v = spread(&m, x + i - period + 1, period, inv, &mean) * inv_dof;
+        out[i] = v > 0.0 ? sqrt(v) : 0.0;
     }
 }
 
@@ -539,51 +748,87 @@ void tp_obv(const double *c, const double *v, int64_t n, double *out)
     }
 }
 
+/* Money flow volume of one bar: ((close - low) - (high - close)) / (high - low) * volume. */
+static inline double money_flow(double h, double l, double c, double v)
+{
+    double range = h - l;
+    return range != 0.0 ? (((c - l) - (h - c)) / range) * v : 0.0;
+}
+
 /*
  * Chaikin money flow: sum(MFV, period) / sum(volume, period) with
  * MFV = ((close - low) - (high - close)) / (high - low) * volume, 0 when high == low.
- * A window without volume gives 0 (no money flowed).
+ * A window without volume gives 0 (no money flowed). Both sums slide as in
+ * wsum_t with one bound for the two (an error in either moves the ratio by about
+ * error / volume sum) and are recomputed together: a window without volume after
+ * traded ones sums to exactly 0, not to rounding residue.
  */
 void tp_cmf(const double *h, const double *l, const double *c, const double *v, int64_t n,
             int64_t period, double *out)
 {
     WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
-    double smf = 0.0, sv = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        double range = h[i] - l[i];
-        double mfv = range != 0.0 ? (((c[i] - l[i]) - (h[i] - c[i])) / range) * v[i] : 0.0;
-        smf += mfv;
-        sv += v[i];
-        if (i >= period - 1) {
-            out[i] = sv != 0.0 ? smf / sv : 0.0;
-            int64_t j = i - period + 1;
-            double rj = h[j] - l[j];
-            smf -= rj != 0.0 ? (((c[j] - l[j]) - (h[j] - c[j])) / rj) * v[j] : 0.0;
-            sv -= v[j];
+    double sf = 0.0, sv = 0.0, acc = INFINITY; /* the first window is computed afresh */
+    for (int64_t i = period - 1; i < n; i++) {
+        const int64_t first = i - period + 1;
+        if (i >= period) {
+            const int64_t j = i - period;
+            sf += money_flow(h[i], l[i], c[i], v[i]) - money_flow(h[j], l[j], c[j], v[j]);
+            sv += v[i] - v[j];
         }
+        acc += fabs(sf) + fabs(sv);
+        if (acc * SUM_STALE > fabs(sv)) {
+            double cf = 0.0, cv = 0.0;
+            sf = sv = 0.0;
+            for (int64_t j = first; j <= i; j++) {
+                nsum(&sf, &cf, money_flow(h[j], l[j], c[j], v[j]));
+                nsum(&sv, &cv, v[j]);
+            }
+            sf += cf;
+            sv += cv;
+            acc = fabs(sf) + fabs(sv);
+        }
+        out[i] = sv != 0.0 ? sf / sv : 0.0;
     }
 }
 
 /* Typical price (high + low + close) / 3. */
 static inline double typical(double h, double l, double c) { return (h + l + c) / 3.0; }
 
-/* VWAP of the typical price over a rolling window of `period` bars; NaN without volume. */
+/*
+ * VWAP of the typical price over a rolling window of `period` bars; NaN without
+ * volume. Price-volume and volume sums slide as in wsum_t, each with its bound
+ * (the ratio's relative error is the sum of theirs), and are recomputed
+ * together: a window without volume gives NaN, not a ratio of rounding residues.
+ */
 void tp_vwap_rolling(const double *h, const double *l, const double *c, const double *v,
                      int64_t n, int64_t period, double *out)
 {
     WARM(out, period < 1 ? -1 : period - 1);
     if (period < 1 || n < period) return;
-    double spv = 0.0, sv = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        spv += typical(h[i], l[i], c[i]) * v[i];
-        sv += v[i];
-        if (i >= period - 1) {
-            out[i] = sv != 0.0 ? spv / sv : NAN;
-            int64_t j = i - period + 1;
-            spv -= typical(h[j], l[j], c[j]) * v[j];
-            sv -= v[j];
+    double spv = 0.0, sv = 0.0, acc_pv = INFINITY, acc_v = INFINITY;
+    for (int64_t i = period - 1; i < n; i++) {
+        const int64_t first = i - period + 1;
+        if (i >= period) {
+            const int64_t j = i - period;
+            spv += typical(h[i], l[i], c[i]) * v[i] - typical(h[j], l[j], c[j]) * v[j];
+            sv += v[i] - v[j];
         }
+        acc_pv += fabs(spv);
+        acc_v += fabs(sv);
+        if (acc_pv * SUM_STALE > fabs(spv) || acc_v * SUM_STALE > fabs(sv)) {
+            double cpv = 0.0, cv = 0.0;
+            spv = sv = 0.0;
+            for (int64_t j = first; j <= i; j++) {
+                nsum(&spv, &cpv, typical(h[j], l[j], c[j]) * v[j]);
+                nsum(&sv, &cv, v[j]);
+            }
+            spv += cpv;
+            sv += cv;
+            acc_pv = fabs(spv);
+            acc_v = fabs(sv);
+        }
+        out[i] = sv != 0.0 ? spv / sv : NAN;
     }
 }
 
@@ -677,31 +922,24 @@ int tp_sma_many(const double *x, int64_t n, const int64_t *periods, int64_t m, d
     MANY_SETUP(n, -1);
     for (int64_t b = 0; b < blocks; b++) {
         int64_t p[LANES], s = 0;
-        double sum[LANES], dp[LANES], *o[LANES];
+        double inv[LANES], *o[LANES];
+        wsum_t ws[LANES];
         for (int j = 0; j < LANES; j++) {
             int64_t r = lanes[b * LANES + j];
             p[j] = periods[r];
-            dp[j] = (double)p[j];
+            inv[j] = 1.0 / (double)p[j];
             o[j] = out + r * n;
-            sum[j] = 0.0;
-            for (int64_t i = 0; i < p[j] - 1; i++) sum[j] += x[i];
+            ws[j] = ws_fresh(x, p[j]);
+            o[j][p[j] - 1] = ws[j].s * inv[j];
             if (p[j] > s) s = p[j];
         }
         /* each lane runs alone up to the block's longest warm-up, then all together */
         for (int j = 0; j < LANES; j++)
-            for (int64_t i = p[j] - 1; i < s - 1; i++) {
-                sum[j] += x[i];
-                o[j][i] = sum[j] / dp[j];
-                sum[j] -= x[i - p[j] + 1];
-            }
-        for (int64_t i = s - 1; i < n; i++) {
-            double xi = x[i];
-            for (int j = 0; j < LANES; j++) {
-                sum[j] += xi;
-                o[j][i] = sum[j] / dp[j];
-                sum[j] -= x[i - p[j] + 1];
-            }
-        }
+            for (int64_t i = p[j]; i < s; i++)
+                o[j][i] = ws_slide(ws + j, x + i - p[j] + 1, p[j]) * inv[j];
+        for (int64_t i = s; i < n; i++)
+            for (int j = 0; j < LANES; j++)
+                o[j][i] = ws_slide(ws + j, x + i - p[j] + 1, p[j]) * inv[j];
     }
     free(lanes);
     return 0;
@@ -818,6 +1056,17 @@ int tp_atr_many(const double *h, const double *l, const double *c, int64_t n,
     return 0;
 }
 
+/* Bar i of one Bollinger lane: the same steps as tp_bbands (slide, then the bar). */
+static inline void bb_many_bar(const double *x, int64_t i, int64_t p, double inv, int64_t run,
+                               double k, moments_t *mo, int64_t off, double *const *outs)
+{
+    if (i >= p) slide(mo, x, i, p);
+    double mid, sd;
+    bb_bar(x, i, p, inv, run >= p, mo, &mid, &sd);
+    const int64_t q = off + i;
+    bb_emit(x[i], mid, sd, k, outs[0] + q, outs[1] + q, outs[2] + q, outs[3] + q, outs[4] + q);
+}
+
 /* Bollinger Bands for each of `m` periods with one multiplier; outputs are m x n each. */
 int tp_bbands_many(const double *x, int64_t n, const int64_t *periods, int64_t m, double k,
                    double *upper, double *middle, double *lower, double *bandwidth,
@@ -832,36 +1081,24 @@ int tp_bbands_many(const double *x, int64_t n, const int64_t *periods, int64_t m
     if (!run) { free(lanes); return -1; }
     for (int64_t i = 0; i < n; i++) run[i] = (i > 0 && x[i] == x[i - 1]) ? run[i - 1] + 1 : 1;
     for (int64_t b = 0; b < blocks; b++) {
-        int64_t p[LANES], off[LANES];
-        double sum[LANES], sum2[LANES], dp[LANES];
+        int64_t p[LANES], off[LANES], s = 0;
+        double inv[LANES];
+        moments_t mo[LANES];
         for (int j = 0; j < LANES; j++) {
             int64_t r = lanes[b * LANES + j];
             p[j] = periods[r];
-            dp[j] = (double)p[j];
+            inv[j] = 1.0 / (double)p[j];
             off[j] = r * n;
-            sum[j] = sum2[j] = 0.0;
-            for (int64_t i = 0; i < p[j] - 1; i++) {
-                sum[j] += x[i];
-                sum2[j] += x[i] * x[i];
-            }
+            mo[j] = mo_fresh(x, p[j]);
+            if (p[j] > s) s = p[j];
         }
-        for (int64_t i = 0; i < n; i++) {
-            double xi = x[i];
-            for (int j = 0; j < LANES; j++) {
-                if (i < p[j] - 1) continue;
-                sum[j] += xi;
-                double mid = sum[j] / dp[j];
-                double xo = x[i - p[j] + 1];
-                sum[j] -= xo;
-                sum2[j] += xi * xi;
-                double mean2 = sum2[j] / dp[j];
-                sum2[j] -= xo * xo;
-                double var = mean2 - mid * mid;
-                int64_t q = off[j] + i;
-                bb_emit(xi, mid, var, run[i] >= p[j], k, upper + q, middle + q,
-                        lower + q, bandwidth + q, percent_b + q);
-            }
-        }
+        /* each lane runs alone up to the block's longest warm-up, then all together */
+        for (int j = 0; j < LANES; j++)
+            for (int64_t i = p[j] - 1; i < s - 1; i++)
+                bb_many_bar(x, i, p[j], inv[j], run[i], k, mo + j, off[j], outs);
+        for (int64_t i = s - 1; i < n; i++)
+            for (int j = 0; j < LANES; j++)
+                bb_many_bar(x, i, p[j], inv[j], run[i], k, mo + j, off[j], outs);
     }
     free(run);
     free(lanes);

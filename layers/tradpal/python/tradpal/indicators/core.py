@@ -57,7 +57,13 @@ def _one(x: object, period: int, kernel, *extra) -> np.ndarray:
 
 
 def sma(x: object, period: int) -> np.ndarray:
-    """Simple moving average of the last ``period`` values; first value at ``period-1``."""
+    """Simple moving average of the last ``period`` values; first value at ``period-1``.
+
+    Numerics: a running window sum that carries a bound on its own rounding and is
+    recomputed from the window (compensated) when that bound passes ~1.5e-11 of the
+    window's sum, so a small window sum after large ones (a quiet stretch of volume,
+    a window without any) keeps its digits instead of earlier windows' residue.
+    """
     return _one(x, period, nat.tp_sma)
 
 
@@ -72,7 +78,14 @@ def ema(x: object, period: int) -> np.ndarray:
 
 
 def wma(x: object, period: int) -> np.ndarray:
-    """Linearly weighted moving average (weight ``period`` on the newest value)."""
+    """Linearly weighted moving average (weight ``period`` on the newest value).
+
+    Numerics: a running form (the weighted sum loses the plain window sum
+    each bar), whose plain-sum error re-enters every later bar, so both sums are
+    recomputed exactly every ``max(256, 4 * period)`` bars: errors stay ~1e-13
+    relative on price series of any length instead of growing with it (1.6e-8
+    after 200,000 bars before).
+    """
     return _one(x, period, nat.tp_wma)
 
 
@@ -110,7 +123,15 @@ def bollinger(close: object, period: int = 20, k: float = 2.0) -> Bollinger:
 
     Also ``bandwidth = (upper - lower) / middle`` and
     ``percent_b = (close - lower) / (upper - lower)`` (0.5 when the bands coincide).
-    The variance uses TA-Lib's running sums; a window of equal values has std 0.
+
+    Numerics: the variance comes from sums of deviations about a recent window
+    mean, updated per bar and recomputed from the window when their rounding bound
+    passes ~1.5e-11 of the spread (windows of up to 4 values are computed directly,
+    by two passes), not from TA-Lib's running mean of squares minus
+    squared mean, which loses ~(price / std)^2 in cancellation (all digits of some
+    period-2 stds on ETH/BTC). The std is within ~1e-11 relative of the exact
+    population std of each window, however small its spread against the price; a
+    window of equal values has std exactly 0 and its middle band is that value.
     """
     (a,), n, s = prepare({"close": close})
     p = check_period(period, "period", n)
@@ -200,7 +221,9 @@ def obv(close: object, volume: object) -> np.ndarray:
 def cmf(high: object, low: object, close: object, volume: object, period: int = 20) -> np.ndarray:
     """Chaikin money flow in [-1, 1] over ``period`` bars; first value at ``period-1``.
 
-    A bar with high == low adds no money flow; a window without volume gives 0.
+    A bar with high == low adds no money flow; a window without volume gives 0
+    (exactly, also after traded bars: the running sums are recomputed from the
+    window when their rounding bound says they would leave residue).
     """
     (h, lo, c, v), n, s = prepare({"high": high, "low": low, "close": close, "volume": volume})
     p = check_period(period, "period", n)
@@ -231,6 +254,8 @@ def vwap(
       from ``high.index`` when ``high`` is a pandas Series and ``time`` is omitted.
 
     A window or session without volume so far gives NaN (the average is undefined).
+    The rolling sums are recomputed from the window when their rounding bound passes
+    ~1.5e-11 of their value, so a zero-volume window is NaN, not a ratio of residues.
     """
     (h, lo, c, v), n, s = prepare({"high": high, "low": low, "close": close, "volume": volume})
     out = out_rows(1, n, s)[0]
@@ -314,6 +339,11 @@ def rolling_volatility(
     (e.g. 252 for daily stock bars) or a timeframe name, counted as a 365-day,
     24-hour market (``"1h"`` -> 8760 bars). The first value is at index ``period``
     (a return needs two prices). Prices must be positive.
+
+    Numerics: the same centred, self-checking window sums as :func:`bollinger`
+    (within ~1e-11 relative of the exact std of each window of returns; a window of
+    equal returns gives exactly 0). The windowed Welford update used before drifted
+    with the mean's rounding, up to 1.4e-3 relative at period 2 on real candles.
     """
     (c,), n, s = prepare({"close": close})
     p = check_period(period, "period", n)
