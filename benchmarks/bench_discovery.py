@@ -62,7 +62,7 @@ def plain_backtest_seconds(n: int) -> float:
 
     from tradpal.backtest.runs import backtest_strategy, config_for
     from tradpal.discovery.evaluate import load_batch_frame
-    from tradpal.discovery.space import SearchSpace
+    from tradpal.discovery.search_space import SearchSpace
 
     frame = load_batch_frame(data_ref())
     space = SearchSpace.for_strategy("confluence")
@@ -100,7 +100,7 @@ print(json.dumps({"total_s": t2 - t0, "setup_s": t1 - t0, "evaluate_s": t2 - t1,
 
 def one_batch(n: int) -> dict:
     """A fresh process evaluating one batch of ``n`` candidates (as a Lambda would)."""
-    from tradpal.discovery.space import SearchSpace
+    from tradpal.discovery.search_space import SearchSpace
 
     space = SearchSpace.for_strategy("confluence")
     cands = [{"id": f"g0-{i}", "params": p} for i, p in enumerate(space.space.sample(n, seed=5))]

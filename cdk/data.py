@@ -1,5 +1,6 @@
-"""Data stack: S3 buckets for market data and results, DynamoDB tables for runs, the data
-catalog and idempotency records."""
+"""Data stack: the topology's S3 buckets and DynamoDB tables
+(:data:`tradpal.platform.topology.TOPOLOGY`: market data and results; runs, datasets and
+idempotency records), with their keys and TTLs as the topology states them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from constructs import Construct
 
 from cdk.config import StageConfig
 from cdk.nag import acknowledge
+from tradpal.platform.topology import TOPOLOGY
+
+
+def _id(name: str) -> str:
+    """A construct id from a resource name: ``market_data`` -> ``MarketData``."""
+    return "".join(p.title() for p in name.split("_"))
 
 
 class DataStack(cdk.Stack):
@@ -26,12 +33,14 @@ class DataStack(cdk.Stack):
             "S1",
             "This is the server access log bucket; logging it into itself would loop.",
         )
-        self.market_data = self._bucket("MarketData", "market-data", logs_bucket=self.access_logs)
-        self.results = self._bucket("Results", "results", logs_bucket=self.access_logs)
-        self.runs = self._table("Runs", partition="run_id", ttl="expires_at")
-        self.catalog = self._table("Catalog", partition="dataset", sort="timeframe")
-        # Attribute names are Powertools' idempotency defaults ("id", "expiration").
-        self.idempotency = self._table("Idempotency", partition="id", ttl="expiration")
+        self.buckets = {
+            b.key: self._bucket(_id(b.name), b.name.replace("_", "-"), logs_bucket=self.access_logs)
+            for b in TOPOLOGY.buckets
+        }
+        self.tables = {
+            t.key: self._table(_id(t.name), partition=t.partition, sort=t.sort, ttl=t.ttl)
+            for t in TOPOLOGY.tables
+        }
 
     def _bucket(
         self, id: str, purpose: str, *, logs_bucket: s3.IBucket | None, versioned: bool = True

@@ -16,6 +16,7 @@ from cdk.config import StageConfig
 from cdk.functions import FunctionsStack
 from cdk.nag import acknowledge
 from tradpal.platform.catalog import EVENT_SOURCE, Catalog
+from tradpal.platform.topology import TOPOLOGY
 
 _POSITIONS = {
     "LATEST": lambda_.StartingPosition.LATEST,
@@ -43,6 +44,7 @@ class EventsStack(cdk.Stack):
         **kw,
     ) -> None:
         super().__init__(scope, id, **kw)
+        delivery = TOPOLOGY.delivery
         self.bus = events.EventBus(self, "Bus", event_bus_name=config.bus_name)
         self.archive = self.bus.archive(
             "Archive",
@@ -51,16 +53,17 @@ class EventsStack(cdk.Stack):
             retention=config.archive_retention,
         )
         self.streams = {
-            "market_data": kinesis.Stream(
+            stream.name: kinesis.Stream(
                 self,
-                "MarketDataStream",
+                "".join(p.title() for p in stream.name.split("_")) + "Stream",
                 stream_name=config.stream_name,
                 encryption=kinesis.StreamEncryption.MANAGED,
                 stream_mode=kinesis.StreamMode.PROVISIONED,
-                shard_count=1,
-                retention_period=cdk.Duration.hours(24),
+                shard_count=stream.shards,
+                retention_period=cdk.Duration.hours(stream.retention_hours),
                 removal_policy=config.removal_policy,
             )
+            for stream in TOPOLOGY.streams
         }
         # Events that a target could not take (after EventBridge's retries) land here.
         self.rules_dlq = sqs.Queue(
@@ -68,7 +71,7 @@ class EventsStack(cdk.Stack):
             "RulesDlq",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            retention_period=cdk.Duration.days(delivery.dead_letter_days),
             removal_policy=config.removal_policy,
         )
         acknowledge(self.rules_dlq, "SQS3", "This queue is itself a dead-letter queue.")
@@ -124,6 +127,6 @@ class EventsStack(cdk.Stack):
             fn,
             event=message,
             dead_letter_queue=self.rules_dlq,
-            retry_attempts=3,
-            max_event_age=cdk.Duration.hours(2),
+            retry_attempts=TOPOLOGY.delivery.target_retries,
+            max_event_age=cdk.Duration.seconds(TOPOLOGY.delivery.target_max_age_s),
         )

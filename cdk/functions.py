@@ -23,37 +23,13 @@ from cdk.config import StageConfig
 from cdk.data import DataStack
 from cdk.nag import acknowledge
 from tradpal.errors import ConfigError
-from tradpal.platform.catalog import Capability, Catalog
+from tradpal.platform.catalog import STATE_MACHINES, Capability, Catalog
+from tradpal.platform.environment import STAGE_VAR
+from tradpal.platform.topology import TOPOLOGY
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 METRICS_NAMESPACE = "TradPal"
-
-# What each capability may touch; anything not listed is denied (least privilege).
-ACCESS: dict[str, frozenset[str]] = {
-    # health only asks whether each resource is there (describe/list), never reads data
-    "health": frozenset({"describe"}),
-    "indicators": frozenset({"market_data:r", "catalog:r", "results:rw"}),
-    "signals": frozenset({"market_data:r", "catalog:r", "events", "stream:r", "idempotency:rw"}),
-    "data": frozenset({"market_data:rw", "catalog:rw", "events", "stream:w"}),
-    "backtests": frozenset(
-        {
-            "market_data:rw",
-            "catalog:rw",
-            "results:rw",
-            "runs:rw",
-            "idempotency:rw",
-            "events",
-            "sfn:backtest",
-        }
-    ),
-    "discovery": frozenset(
-        {"market_data:r", "catalog:r", "results:rw", "runs:rw", "idempotency:rw", "events"}
-        | {"sfn:discovery"}
-    ),
-    "discovery_evaluate": frozenset({"market_data:r", "catalog:r", "results:rw"}),
-    "notifier": frozenset({"idempotency:rw", "secret:notifier"}),
-}
 
 _STREAM_WRITE = ["kinesis:PutRecord", "kinesis:PutRecords", "kinesis:DescribeStreamSummary"]
 _STREAM_READ = [
@@ -162,7 +138,7 @@ class FunctionsStack(cdk.Stack):
                     resource_name=config.state_machine_name(m),
                     arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                 )
-                for m in ("backtest", "discovery")
+                for m in STATE_MACHINES
             },
         )
         self.layer = lambda_.LayerVersion(
@@ -191,7 +167,7 @@ class FunctionsStack(cdk.Stack):
             id,
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            retention_period=cdk.Duration.days(TOPOLOGY.delivery.dead_letter_days),
             removal_policy=self.config.removal_policy,
         )
         acknowledge(queue, "SQS3", "This queue is itself a dead-letter queue.")
@@ -222,25 +198,32 @@ class FunctionsStack(cdk.Stack):
         )
         return secret
 
+    def _resource_name(self, key: str) -> str:
+        """The deployed name (or ARN) of the topology resource ``key``."""
+        resource = TOPOLOGY.get(key)
+        if resource.kind == "table":
+            return self.data.tables[key].table_name
+        if resource.kind == "bucket":
+            return self.config.bucket_name(resource.name.replace("_", "-"))
+        if resource.kind == "stream":
+            return self.shared.stream_name
+        if resource.kind == "bus":
+            return self.shared.bus_name
+        if resource.kind == "secret":
+            return self.notifier_secret.secret_name
+        return self.shared.state_machine_arns[resource.name]
+
     def _environment(self, cap: Capability) -> dict[str, str]:
+        """Powertools' settings, and the variable of each resource the capability is
+        granted (:meth:`Capability.resource_keys`), as the local platform sets them too."""
         env = {
             "POWERTOOLS_SERVICE_NAME": cap.name,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "LOG_LEVEL": "INFO",
-            "TRADPAL_STAGE": self.config.stage,
-            "TRADPAL_MARKET_DATA_BUCKET": self.config.bucket_name("market-data"),
-            "TRADPAL_RESULTS_BUCKET": self.config.bucket_name("results"),
-            "TRADPAL_RUNS_TABLE": self.data.runs.table_name,
-            "TRADPAL_CATALOG_TABLE": self.data.catalog.table_name,
-            "TRADPAL_IDEMPOTENCY_TABLE": self.data.idempotency.table_name,
-            "TRADPAL_EVENT_BUS": self.shared.bus_name,
-            "TRADPAL_MARKET_STREAM": self.shared.stream_name,
+            STAGE_VAR: self.config.stage,
         }
-        for machine, arn in self.shared.state_machine_arns.items():
-            if f"sfn:{machine}" in ACCESS.get(cap.name, ()):
-                env[f"TRADPAL_{machine.upper()}_STATE_MACHINE_ARN"] = arn
-        if "secret:notifier" in ACCESS.get(cap.name, ()):
-            env["TRADPAL_NOTIFIER_SECRET"] = self.notifier_secret.secret_name
+        for key in cap.resource_keys():
+            env[TOPOLOGY.get(key).env_var] = self._resource_name(key)
         env.update(cap.environment)
         return env
 
@@ -267,8 +250,8 @@ class FunctionsStack(cdk.Stack):
             self.async_dlqs[cap.name] = dlq
             common.update(
                 on_failure=destinations.SqsDestination(dlq),
-                retry_attempts=2,
-                max_event_age=cdk.Duration.hours(6),
+                retry_attempts=TOPOLOGY.delivery.async_retries,
+                max_event_age=cdk.Duration.seconds(TOPOLOGY.delivery.async_max_age_s),
             )
         if cap.packaging == "image":
             dockerfile = ROOT / "functions" / "images" / cap.name / "Dockerfile"
@@ -324,46 +307,38 @@ class FunctionsStack(cdk.Stack):
         return fn
 
     def _grant(self, cap: Capability, fn: lambda_.Function) -> None:
-        access = ACCESS.get(cap.name, frozenset())
-        tables = {
-            "runs": self.data.runs,
-            "catalog": self.data.catalog,
-            "idempotency": self.data.idempotency,
-        }
-        for item in sorted(access):
-            what, _, mode = item.partition(":")
-            if what in ("market_data", "results"):
-                self._grant_bucket(fn, what.replace("_", "-"), write=mode == "rw")
-            elif what in tables:
-                if mode == "rw":
-                    tables[what].grant_read_write_data(fn)
-                else:
-                    tables[what].grant_read_data(fn)
-            elif what == "events":
+        """IAM for the capability's grants (:attr:`Capability.access`), and nothing else."""
+        for grant in cap.grants:
+            if grant.describes_all:
+                self._grant_describe(fn)
+                continue
+            resource, write = TOPOLOGY.get(grant.resource), grant.mode in ("rw", "w")
+            if resource.kind == "bucket":
+                self._grant_bucket(fn, resource.name.replace("_", "-"), write=write)
+            elif resource.kind == "table":
+                table = self.data.tables[resource.key]
+                (table.grant_read_write_data if write else table.grant_read_data)(fn)
+            elif resource.kind == "bus":
                 fn.add_to_role_policy(
                     iam.PolicyStatement(
                         actions=["events:PutEvents"], resources=[self.shared.bus_arn]
                     )
                 )
-            elif what == "stream":
+            elif resource.kind == "stream":
                 fn.add_to_role_policy(
                     iam.PolicyStatement(
-                        actions=_STREAM_WRITE if mode == "w" else _STREAM_READ,
+                        actions=_STREAM_WRITE if write else _STREAM_READ,
                         resources=[self.shared.stream_arn],
                     )
                 )
-                if mode != "w":
+                if not write:
                     fn.add_to_role_policy(
                         iam.PolicyStatement(actions=["kinesis:ListStreams"], resources=["*"])
                     )
-            elif what == "sfn":
-                self._grant_state_machine(fn, mode)
-            elif what == "secret":
+            elif resource.kind == "secret":
                 self.notifier_secret.grant_read(fn)
-            elif what == "describe":
-                self._grant_describe(fn, tables)
-            else:  # pragma: no cover - ACCESS is a literal above
-                raise ValueError(f"unknown access {item!r}")
+            else:
+                self._grant_state_machine(fn, resource.name)
 
     def _grant_bucket(self, fn: lambda_.Function, purpose: str, *, write: bool) -> None:
         # By name, not by the Data stack's bucket: the ARN is then known here without an
@@ -392,18 +367,19 @@ class FunctionsStack(cdk.Stack):
                 f"limited to the {purpose} bucket and its objects.",
             )
 
-    def _grant_describe(self, fn: lambda_.Function, tables: dict) -> None:
-        """What the health checks call: list each bucket, describe each table, the bus and
-        the stream; no data access."""
+    def _grant_describe(self, fn: lambda_.Function) -> None:
+        """What the health checks call: list each bucket, describe each table, the bus, the
+        stream, the secret and the state machines; no data access."""
         buckets = [
-            f"arn:{cdk.Aws.PARTITION}:s3:::{self.config.bucket_name(p)}"
-            for p in ("market-data", "results")
+            f"arn:{cdk.Aws.PARTITION}:s3:::{self._resource_name(b.key)}" for b in TOPOLOGY.buckets
         ]
         for actions, resources in (
             (["s3:ListBucket"], buckets),
-            (["dynamodb:DescribeTable"], [t.table_arn for t in tables.values()]),
+            (["dynamodb:DescribeTable"], [t.table_arn for t in self.data.tables.values()]),
             (["events:DescribeEventBus"], [self.shared.bus_arn]),
             (["kinesis:DescribeStreamSummary"], [self.shared.stream_arn]),
+            (["secretsmanager:DescribeSecret"], [self.notifier_secret.secret_arn]),
+            (["states:DescribeStateMachine"], list(self.shared.state_machine_arns.values())),
         ):
             fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=resources))
 

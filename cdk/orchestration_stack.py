@@ -40,7 +40,7 @@ class OrchestrationStack(cdk.Stack):
             results_bucket=s3.Bucket.from_bucket_name(
                 self, "Results", config.bucket_name("results")
             ),
-            runs_table=data.runs,
+            runs_table=data.tables["runs_table"],
             names={m: config.state_machine_name(m) for m in STATE_MACHINES},
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,

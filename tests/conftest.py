@@ -22,6 +22,6 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     """Every test gets its own TRADPAL_HOME, so no test reads or writes a user's data."""
     home = tmp_path_factory.mktemp("tradpal-home")
     monkeypatch.setenv("TRADPAL_HOME", str(home))
-    for var in ("TRADPAL_CONFIG", "TRADPAL_PROFILE"):
+    for var in ("TRADPAL_CONFIG", "TRADPAL_PROFILE", "TRADPAL_STRATEGY_DIRS"):
         monkeypatch.delenv(var, raising=False)
     return home

@@ -1,28 +1,15 @@
 """Capability ``discovery_evaluate``: the discovery state machine's Distributed Map worker.
 
 Each invocation gets one batch ``{"Items": [candidates], "BatchInput": {"task": "evaluate",
-"run_id", "generation", "request", "bucket", "results_prefix"}}``, scores it with
-:func:`tradpal.discovery.evaluate`, writes the results to S3 and returns the pointer
-``{"batch_id", "key"}`` (:func:`tradpal.platform.discovery_runs.evaluate`).
+"run_id", "generation", "request", "bucket", "results_prefix"}}``, scores it and stores the
+result (:func:`tradpal.runs.discovery.evaluate`), and answers ``{"batch_id", "key"}``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from tradpal.platform import discovery_runs
+from tradpal.platform.entry import lambda_handler
 from tradpal.platform.observability import for_capability
-from tradpal.platform.run_api import dispatch_task
+from tradpal.runs import discovery
 
 obs = for_capability("discovery_evaluate")
-TASKS = {"evaluate": discovery_runs.evaluate}
-
-
-@obs.logger.inject_lambda_context
-@obs.metrics.log_metrics
-@obs.tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: Any) -> Any:
-    """One Map batch -> ``{"batch_id", "key"}``."""
-    batch = event.get("BatchInput") or {}
-    obs.logger.set_correlation_id(batch.get("run_id"))
-    return dispatch_task(TASKS, event)
+handler = lambda_handler(obs, tasks={"evaluate": discovery.evaluate})

@@ -77,6 +77,8 @@ def test_a_search_runs_to_the_end(final, request_):
 def test_several_objectives_give_a_pareto_front(request_):
     req = {**request_, "method": "random", "n_candidates": 8,
            "objectives": ["sharpe", "total_return"]}  # fmt: skip
+    for unused in ("population", "generations", "elitism"):  # random draws n_candidates
+        req.pop(unused)
     state = run_discovery(req, workers=1)
     eligible = [e for e in state["history"] if e["values"] is not None]
     front = pareto_front(np.array([e["values"] for e in eligible]))

@@ -9,7 +9,7 @@ import pytest
 
 from tradpal.backtest import BacktestConfig
 from tradpal.discovery import methods
-from tradpal.discovery.space import RISK_NAMES, SearchSpace
+from tradpal.discovery.search_space import RISK_NAMES, SearchSpace
 from tradpal.errors import DiscoveryError
 from tradpal.strategies import Param, ParamSpace
 

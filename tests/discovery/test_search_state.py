@@ -11,6 +11,7 @@ import random
 import pytest
 
 from tradpal.discovery import MAX_BATCH_BYTES, batches, plan, reduce
+from tradpal.discovery.request import METHOD_FIELDS
 from tradpal.errors import DiscoveryError
 
 
@@ -41,11 +42,13 @@ def run(request, fn=peak, *, shuffle_seed=None):
 
 
 def request(method, **kw):
-    base = {"strategy": "ema_crossover", "method": method, "risk": False, "population": 12,
-            "generations": 4, "seed": 5, "min_trades": 10}  # fmt: skip
-    if method == "grid":
-        base["n_candidates"] = 3000
-    return {**base, **kw}
+    """A request of ``method`` with the sizes it uses (the others are refused)."""
+    sizes = {"population": 12, "generations": 4, "seed": 5, "n_candidates": 3000}
+    used = METHOD_FIELDS[method]
+    if method == "random":  # n_candidates points, else population
+        used = ("n_candidates", "seed") if "n_candidates" in kw else ("population", "seed")
+    base = {"strategy": "ema_crossover", "method": method, "risk": False, "min_trades": 10}
+    return {**base, **{k: v for k, v in sizes.items() if k in used}, **kw}
 
 
 @pytest.mark.parametrize("method", ["grid", "random", "genetic", "tpe", "nsga2"])
@@ -53,8 +56,8 @@ def test_same_request_and_results_give_the_same_generations(method):
     a = run(request(method))
     b = run(request(method), shuffle_seed=1)  # result order must not matter
     assert [json.dumps(s, sort_keys=True) for s in a] == [json.dumps(s, sort_keys=True) for s in b]
-    other = run(request(method, seed=6))
-    if method != "grid":
+    if method != "grid":  # a grid has no seed
+        other = run(request(method, seed=6))
         assert other[0]["candidates"] != a[0]["candidates"]
 
 
@@ -167,11 +170,11 @@ def test_batches_are_small_stable_and_cover_every_candidate():
 @pytest.mark.parametrize(
     ("change", "match"),
     [
-        ({"strategy": None}, "names no strategy"),
+        ({"strategy": None}, "strategy: Input should be a valid string"),
         ({"strategy": "nope"}, "unknown strategy"),
-        ({"method": "anneal"}, "unknown method"),
+        ({"method": "anneal"}, "method: Input should be 'grid'"),
         ({"objectives": ["sharpe", "sharpe"]}, "twice"),
-        ({"objectives": []}, "non-empty"),
+        ({"objectives": []}, "objectives: List should have at least 1 item"),
         ({"objectives": ["cagr"]}, "unknown objective"),
         ({"population": 1}, "population"),
         ({"generations": 0}, "generations"),
@@ -179,19 +182,23 @@ def test_batches_are_small_stable_and_cover_every_candidate():
         ({"min_trades": -1}, "min_trades"),
         ({"seed": 1.5}, "seed"),
         ({"risk": "yes"}, "risk"),
-        ({"data": {"symbol": "BTC/USDT"}}, "source"),
+        ({"data": {"source": ""}}, "source"),
         ({"config": {"fees": 2}}, "config: fees"),
         ({"config": {"leverage": 2}}, "unknown backtest setting"),
         ({"validation": {"holdout": 1.0}}, "holdout"),
         ({"validation": {"folds": 0}}, "folds"),
-        ({"colour": "red"}, "unknown request key"),
-        ({"method": "grid", "n_candidates": 10}, "2510 points, more than n_candidates 10"),
+        ({"colour": "red"}, "colour: unknown field"),
     ],
 )
 def test_bad_requests_say_what_is_wrong(change, match):
     req = {**request("genetic"), **change}
     with pytest.raises(DiscoveryError, match=match):
         plan(req)
+
+
+def test_a_grid_larger_than_n_candidates_is_refused_before_planning():
+    with pytest.raises(DiscoveryError, match="2510 points, more than n_candidates 10"):
+        plan(request("grid", n_candidates=10))
 
 
 def test_reduce_rejects_results_that_do_not_match():

@@ -18,7 +18,7 @@ from fakes.fake_binance import FakeBinance, generated_klines
 from tradpal.local.platform import LocalPlatform
 from tradpal.notify import verify_signature
 from tradpal.notify.receiver import WebhookReceiver
-from tradpal.platform.clients import client
+from tradpal.platform.aws import client
 
 HOUR_MS = 3_600_000
 SECRET = "e2e-webhook-secret-0123456789"
@@ -54,7 +54,7 @@ def world(tmp_path_factory):
 
 def _stream_records(platform) -> list[dict]:
     kinesis = client("kinesis")
-    name = platform.env.market_stream
+    name = platform.env.market_data_stream
     shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
     it = kinesis.get_shard_iterator(
         StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON"

@@ -9,7 +9,7 @@ import pytest
 
 from tradpal.local.moto_server import MotoServer, patched_environ
 from tradpal.local.resources import local_env, provision
-from tradpal.platform.clients import client, reset_clients
+from tradpal.platform.aws import client, reset_clients
 from tradpal.platform.environment import platform_env
 
 
@@ -47,9 +47,9 @@ def machines(aws, monkeypatch):
     from fakes.lambda_events import load_handler
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+    from tradpal.local.lambdas import LocalLambda
     from tradpal.local.machines import deploy_state_machines
     from tradpal.local.moto_server import patched_environ
-    from tradpal.platform.local_lambda import LocalLambda
 
     sleeps: list[float] = []
     monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=sleeps.append))

@@ -18,9 +18,9 @@ from tradpal.data.sources.synthetic import generate_ohlcv
 from tradpal.errors import StoreError
 from tradpal.events.schemas import BacktestComplete
 from tradpal.local.machines import function_name
-from tradpal.platform.backtest_runs import backtest, check_request, output_files
-from tradpal.platform.runs import RunStore
 from tradpal.reports import result_document
+from tradpal.runs.backtest import backtest, checked, output_files
+from tradpal.runs.store import RunStore
 
 module = load_handler("backtests")
 DATA = {
@@ -56,7 +56,7 @@ def fetch(url: str) -> bytes:
 
 def executions(world) -> list[dict]:
     sfn = world.client("stepfunctions")
-    arn = world.env.state_machine_arns["backtest"]
+    arn = world.env.state_machine_arn("backtest")
     return sfn.list_executions(stateMachineArn=arn)["executions"]
 
 
@@ -89,12 +89,12 @@ def test_post_runs_the_backtest_and_get_returns_the_library_result(machines, eve
     assert headers["Location"] == f"/v1/backtests/{run_id}"
     view = wait(run_id)
     assert view["status"] == "SUCCEEDED", view
-    expected, frame = backtest(check_request(REQUEST))
+    expected, frame = backtest(checked(REQUEST))
     document = json.loads(json.dumps(result_document(expected.result, frame)))
     assert view["metrics"] == document["metrics"] and view["metrics"]["num_trades"] > 0
     assert view["trades"] == {"inline": document["trades"]}
     assert view["period"] == document["period"]
-    assert view["request"] == check_request(REQUEST) and view["created_at"]
+    assert view["request"] == checked(REQUEST) and view["created_at"]
     files = output_files(expected, frame)
     for name in ("result", "trades", "equity"):
         assert fetch(view["links"][name]) == files[name]  # pre-signed URLs work, bit for bit
@@ -160,7 +160,7 @@ def test_a_run_that_finds_no_bars_fails_with_a_clear_error(machines):
         ({"strategy": "no_such"}, "body.strategy", "unknown strategy"),
         ({"params": {"nope": 1}}, "body.params", "nope"),
         ({"params": {"fast": 60, "slow": 50}}, "body.params", "fast"),
-        ({"data": {**DATA, "timeframe": "7h"}}, "body.data.timeframe", "7h"),
+        ({"data": {**DATA, "timeframe": "7h"}}, "body.data.timeframe", "Input should be"),
         ({"data": {**DATA, "start": "not a time"}}, "body.data.start", "not a time"),
         ({"data": {**DATA, "end": "2023-01-01"}}, "body.data.end", "not after start"),
         ({"data": {"timeframe": "1h"}}, "body.data.symbol", "symbol"),
@@ -180,23 +180,23 @@ def test_a_run_that_finds_no_bars_fails_with_a_clear_error(machines):
         ({"data": {**NO_END, "start": "2200-01-01"}}, "body.data.start", "in the future"),
     ],
 )
-def test_refused_requests_answer_400_naming_the_field(change, field, said):
-    # refused before any AWS call: no moto needed (a start would fail on the missing ARN)
+def test_refused_requests_answer_422_naming_the_field(change, field, said):
+    """The request model checks them (no AWS call: a start would fail on the missing ARN)."""
     status, body, _ = call("POST", "/v1/backtests", body={**REQUEST, **change})
-    assert status == 400, body
-    assert body["error"]["code"] == "bad_request" and said in body["error"]["message"]
+    assert status == 422, body
+    assert body["error"]["code"] == "validation_error" and field in body["error"]["message"]
     (detail,) = body["error"]["details"]
-    assert detail["field"] == field
+    assert detail["field"] == field and said in detail["message"]
     if change.get("strategy") == "no_such":
         assert "ema_crossover" in detail["hint"]  # the library's hint lists the strategies
     elif change.get("strategy"):
-        assert "filters on" in body["error"]["message"] and "multiple" in detail["hint"]
+        assert "filters on" in detail["message"] and "multiple" in detail["hint"]
 
 
 def test_higher_timeframe_filters_the_data_can_make_are_accepted():
     for name in ("ema_crossover@1h", "ema_crossover@4h", "ema_crossover@1d+atr"):
-        assert check_request({**REQUEST, "strategy": name})["strategy"] == name
-    assert check_request({**REQUEST, "config": {"stop_loss": "none"}})["config"]
+        assert checked({**REQUEST, "strategy": name})["strategy"] == name
+    assert checked({**REQUEST, "config": {"stop_loss": "none"}})["config"]
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def test_higher_timeframe_filters_the_data_can_make_are_accepted():
         ({"symbol": "SYN/USD", "start": "2020-01-01", "end": "2020-02-01"}, 404,
          "body.data.start", "stored from 2024-01-01"),
         ({"symbol": "SYN/USD", "start": "2025-01-01"}, 404, "body.data.start", "stored from"),
-        ({"symbol": "SYN/USD", "start": "2024-01-03", "end": "2024-01-02"}, 400,
+        ({"symbol": "SYN/USD", "start": "2024-01-03", "end": "2024-01-02"}, 422,
          "body.data.end", "not after start"),
     ],
 )  # fmt: skip
@@ -298,7 +298,7 @@ def test_a_run_whose_execution_ended_unrecorded_is_reported_so(machines):
 
 
 def test_the_list_pages_with_a_cursor_and_filters_by_status(aws):
-    from tradpal.platform.runs import RunRecord
+    from tradpal.runs.store import RunRecord
 
     store = RunStore(aws.env.runs_table)
     made = []

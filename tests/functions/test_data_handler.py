@@ -12,8 +12,8 @@ import pytest
 from fakes.fake_binance import FakeBinance, generated_klines
 from fakes.lambda_events import LambdaContext, http_event, json_body, load_handler
 
-from tradpal.errors import ConfigError
-from tradpal.platform.http import ApiError
+from tradpal.errors import ConfigError, FieldError
+from tradpal.ingest.pipeline import check_range
 
 module = load_handler("data")
 handler = module.handler
@@ -41,7 +41,7 @@ class Stream:
 
     def __init__(self, aws) -> None:
         self.kinesis = aws.client("kinesis")
-        name = aws.env.market_stream
+        name = aws.env.market_data_stream
         shard = self.kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
         self.iterator = self.kinesis.get_shard_iterator(
             StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
@@ -117,8 +117,8 @@ def test_ingest_stores_mirrors_streams_and_announces_only_new_bars(aws, exchange
     )
 
     item = aws.client("dynamodb").get_item(
-        TableName=aws.env.catalog_table,
-        Key={"dataset": {"S": "BTC/USDT"}, "timeframe": {"S": "1h"}},
+        TableName=aws.env.datasets_table,
+        Key={"symbol": {"S": "BTC/USDT"}, "timeframe": {"S": "1h"}},
     )["Item"]
     assert item["rows"]["N"] == "300" and item["streamed_last"]["S"] == ts(T0 + 299 * HOUR_MS)
 
@@ -167,16 +167,18 @@ def test_scheduled_ingest_catches_up_the_watchlist_once(aws, exchange):
 
 def test_a_failed_stream_put_is_made_good_by_the_retry(aws, exchange, monkeypatch):
     stream = Stream(aws)
-    real = module.put_candles
+    from tradpal.events import market_stream
+
+    real = market_stream.put_candles
 
     def broken(*args, **kw):
         raise ConnectionError("stream unreachable")
 
-    monkeypatch.setattr(module, "put_candles", broken)
+    monkeypatch.setattr(market_stream, "put_candles", broken)
     status, body = ingest(T0, T0 + 100 * HOUR_MS)
     assert status == 500 and body["error"]["code"] == "internal_error"
     assert len(aws.env.market_store().read("BTC/USDT", "1h")) == 100  # stored already
-    monkeypatch.setattr(module, "put_candles", real)
+    monkeypatch.setattr(market_stream, "put_candles", real)
     status, body = ingest(T0, T0 + 100 * HOUR_MS)
     assert body["bars_written"] == 0 and body["new_bars"] == 100
     assert_records_are(stream.read(), served(0, 100))
@@ -220,11 +222,11 @@ def test_the_ingest_range_check_takes_naive_times_as_utc():
     from datetime import datetime
 
     now = pd.Timestamp("2026-11-24T07:30:00Z")
-    module.check_ingest_range(datetime(2026, 11, 24, 7, 30), None, now=now)  # now: accepted
-    module.check_ingest_range(datetime(2026, 11, 1), datetime(2026, 11, 2), now=now)
-    with pytest.raises(ApiError) as got:
-        module.check_ingest_range(datetime(2026, 11, 24, 7, 31), None, now=now)
-    assert got.value.status == 400 and got.value.details[0]["field"] == "body.start"
+    check_range(datetime(2026, 11, 24, 7, 30), None, now=now)  # now: accepted
+    check_range(datetime(2026, 11, 1), datetime(2026, 11, 2), now=now)
+    with pytest.raises(FieldError) as got:
+        check_range(datetime(2026, 11, 24, 7, 31), None, now=now)
+    assert got.value.field == "body.start" and "future" in got.value.reason
 
 
 def test_a_dataset_stored_before_streams_only_bars_after_it(aws, exchange):
@@ -265,12 +267,14 @@ class FlakyKinesis:
         return {"FailedRecordCount": len(Records) // 2, "Records": out}
 
 
-def test_stream_puts_go_in_chunks_of_500_and_refused_records_are_retried(aws, exchange):
-    from tradpal.platform import clients
+def test_stream_puts_go_in_chunks_of_500_and_refused_records_are_retried(
+    aws, exchange, monkeypatch
+):
+    from tradpal.events import market_stream
 
     stream = Stream(aws)
-    flaky = FlakyKinesis(clients.client("kinesis"))
-    clients._clients["kinesis"] = flaky  # the fixture resets the cache afterwards
+    flaky = FlakyKinesis(aws.client("kinesis"))
+    monkeypatch.setattr(market_stream, "client", lambda service: flaky)
     status, body = ingest(T0, T0 + 1000 * HOUR_MS)
     assert status == 200 and body["new_bars"] == 1000
     assert flaky.calls == [500, 250, 500]  # the refused half of the first chunk, once

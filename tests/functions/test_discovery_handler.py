@@ -77,7 +77,7 @@ def test_idempotency_key_returns_the_same_run(machines):
     assert first[0] == again[0] == 202 and first[1] == again[1]
     status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "seed": 1}, headers=key)
     assert status == 409 and body["error"]["code"] == "idempotency_conflict"
-    arn = machines.env.state_machine_arns["discovery"]
+    arn = machines.env.state_machine_arn("discovery")
     runs = machines.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
     assert [e["name"] for e in runs] == [first[1]["run_id"]]
 
@@ -92,16 +92,17 @@ def test_idempotency_key_returns_the_same_run(machines):
         ({"config": {"feez": 1}}, "feez"),
     ],
 )
-def test_refused_requests_answer_400_with_the_library_message(change, said):
+def test_refused_requests_answer_422_with_the_library_message(change, said):
     status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, **change})
-    assert status == 400, body
-    assert body["error"]["code"] == "bad_request" and said in body["error"]["message"]
+    assert status == 422, body
+    assert body["error"]["code"] == "validation_error"
+    assert said in body["error"]["message"] + body["error"]["details"][0]["message"]
 
 
 def test_store_data_needs_a_symbol_and_a_platform_source():
     status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "data": {"source": "store"}})
-    assert status == 400 and body["error"]["details"][0]["field"] == "body.data.symbol"
-    # the model knows the platform's sources (as for backtests): 422 naming the field
+    assert status == 422 and body["error"]["details"][0]["field"] == "body.data.symbol"
+    # the model knows the platform's sources (as for backtests)
     status, body, _ = call("POST", "/v1/discovery", body={**REQUEST, "data": {"source": "x.csv"}})
     assert status == 422 and body["error"]["details"][0]["field"] == "body.data.source"
 
@@ -160,21 +161,23 @@ def test_oversized_requests_and_unknown_keys_answer_422_naming_the_field(change,
         ({"config": {"bogus": 1}}, "config", "bogus"),
     ],
 )
-def test_too_much_work_and_unused_fields_answer_400_before_any_run_starts(
+def test_too_much_work_and_unused_fields_answer_422_before_any_run_starts(
     machines, change, field, said
 ):
     status, answer, _ = call("POST", "/v1/discovery", body={**SAMPLE_REQUEST, **change})
-    assert status == 400, answer
+    assert status == 422, answer
     (detail,) = answer["error"]["details"]
     assert detail["field"] == f"body.{field}" and said in detail["message"] and detail["hint"]
-    arn = machines.env.state_machine_arns["discovery"]
+    arn = machines.env.state_machine_arn("discovery")
     runs = machines.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
     assert runs == []
 
 
 def test_a_population_of_two_is_accepted_without_an_elitism(monkeypatch):
     started = []
-    monkeypatch.setattr(module, "start", lambda *args: started.append(args[5]) or {"ok": 1})
+    monkeypatch.setattr(
+        module, "start_response", lambda *args: started.append(args[4]) or {"ok": 1}
+    )
     status, _, _ = call(
         "POST", "/v1/discovery", body={**SAMPLE_REQUEST, "population": 2, "generations": 3}
     )
@@ -243,6 +246,6 @@ def test_data_the_store_does_not_hold_is_404_before_any_run_starts(machines, dat
     assert status == 404 and answer["error"]["code"] == "not_found", answer
     [detail] = answer["error"]["details"]
     assert detail["field"] == field and said in detail["message"], detail
-    arn = machines.env.state_machine_arns["discovery"]
+    arn = machines.env.state_machine_arn("discovery")
     runs = machines.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
     assert runs == []

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from fakes.lambda_events import load_handler
 
 from tradpal.config import load_settings
 from tradpal.errors import ConfigError
+from tradpal.ingest.pipeline import source_for
 
 
 def test_defaults(monkeypatch):
@@ -24,7 +24,7 @@ def test_values_from_the_environment(monkeypatch):
     s = load_settings()
     assert s.watched_datasets == (("BTC/USDT", "1h"), ("ETH/BTC", "1d"))
     assert s.signal_strategies == ["ema_crossover@4h", "rsi_reversal+atr"]
-    source = load_handler("data").source_for(s, "ccxt:kraken")
+    source = source_for(s, "ccxt:kraken")
     assert source.name == "ccxt:kraken"
 
 

@@ -10,6 +10,8 @@ from importlib.metadata import version
 import pytest
 from fakes.lambda_events import LambdaContext, http_event, json_body, load_handler
 
+from tradpal.platform import health
+
 module = load_handler("health")
 handler = module.handler
 
@@ -28,20 +30,26 @@ def test_health_ok_then_degraded_when_a_bucket_is_gone(aws):
     assert body["libraries"]["pandas"] == version("pandas")
     names = {c["name"]: c for c in body["checks"]}
     assert set(names) == {
-        "market_data_bucket", "results_bucket", "runs_table", "catalog_table",
-        "idempotency_table", "event_bus", "market_stream",
-    }  # fmt: skip
+        "market_data_bucket",
+        "results_bucket",
+        "runs_table",
+        "datasets_table",
+        "idempotency_table",
+        "event_bus",
+        "market_data_stream",
+        "notifier_secret",
+    }  # every resource the local platform provisions (the state machines are not here)
     assert all(c["ok"] and c["error"] is None and c["latency_ms"] >= 0 for c in names.values())
 
     aws.client("s3").delete_bucket(Bucket=aws.env.results_bucket)
-    aws.client("kinesis").delete_stream(StreamName=aws.env.market_stream)
+    aws.client("kinesis").delete_stream(StreamName=aws.env.market_data_stream)
     status, body = get("/v1/health")
     assert status == 503 and body["status"] == "degraded"
     bad = {c["name"]: c for c in body["checks"] if not c["ok"]}
-    assert set(bad) == {"results_bucket", "market_stream"}
+    assert set(bad) == {"results_bucket", "market_data_stream"}
     assert bad["results_bucket"]["resource"] == aws.env.results_bucket
     assert "404" in bad["results_bucket"]["error"] or "Not" in bad["results_bucket"]["error"]
-    assert "ResourceNotFound" in bad["market_stream"]["error"]
+    assert "ResourceNotFound" in bad["market_data_stream"]["error"]
 
 
 def test_a_check_without_an_answer_counts_as_failed(monkeypatch):
@@ -51,8 +59,8 @@ def test_a_check_without_an_answer_counts_as_failed(monkeypatch):
         time.sleep(1.0)
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setattr(module, "_probe", hang)
-    [check] = module.run_checks([("event_bus", "events", "bus")], budget_s=0.05)
+    monkeypatch.setattr(health, "probe", hang)
+    [check] = health.run_checks([("event_bus", "bus", "bus")], budget_s=0.05)
     assert not check.ok and "no answer within 0.05 s" in check.error
 
 

@@ -15,8 +15,9 @@ from fakes.lambda_events import LambdaContext, load_handler
 from tradpal.errors import ConfigError
 from tradpal.events import EventSchemaError
 from tradpal.local.moto_server import ACCOUNT_ID, REGION
-from tradpal.notify import DELIVERY_HEADER, verify_signature
+from tradpal.notify import DELIVERY_HEADER, delivery, verify_signature
 from tradpal.notify.config import clear_config_cache
+from tradpal.notify.delivery import NotificationError
 from tradpal.notify.receiver import WebhookReceiver
 
 notifier = load_handler("notifier")
@@ -67,7 +68,7 @@ def receivers():
 def notify(aws, monkeypatch):
     """Configure the notifier secret with ``webhooks`` and return an invoker."""
     monkeypatch.setattr(
-        notifier, "CHANNEL_OPTIONS", {"sleep": lambda s: None, "timeout_s": 2, "max_attempts": 3}
+        delivery, "CHANNEL_OPTIONS", {"sleep": lambda s: None, "timeout_s": 2, "max_attempts": 3}
     )
     clear_config_cache()
 
@@ -134,7 +135,7 @@ def test_after_a_partial_failure_only_the_failed_channel_is_retried(
     # Powertools keeps metrics added while disabled (earlier tests) until a flush that prints.
     notifier.obs.metrics.clear_metrics()
     capsys.readouterr()
-    with pytest.raises(notifier.NotificationError, match="1 of 2 channel") as err:
+    with pytest.raises(NotificationError, match="1 of 2 channel") as err:
         invoke(event)
     assert "failed after 3 attempt" in str(err.value)
     assert len(a.delivered()) == 1 and len(b.requests) == 3 and not b.delivered()
@@ -161,11 +162,11 @@ def test_a_refusing_channel_fails_the_event_for_the_dead_letter_queue(notify, re
     configure([{"url": a.url, "secret": "whsec_a"}, {"url": b.url}])
     b.script(410)
     event = bus_event("risk_alert", RISK)
-    with pytest.raises(notifier.NotificationError, match="refused the message: HTTP 410"):
+    with pytest.raises(NotificationError, match="refused the message: HTTP 410"):
         invoke(event)
     assert len(b.requests) == 1  # a refusal is not retried within the invocation
     b.script(410)
-    with pytest.raises(notifier.NotificationError):
+    with pytest.raises(NotificationError):
         invoke(event)  # still refused on Lambda's retry: the event ends in the DLQ
     assert len(a.requests) == 1
 
@@ -217,7 +218,7 @@ def test_logs_carry_the_event_id_and_no_url_secrets(notify, receivers):
     notifier.obs.logger.addHandler(handler)
     event = bus_event("risk_alert", RISK, event_id="evt-log-1")
     try:
-        with pytest.raises(notifier.NotificationError) as err:
+        with pytest.raises(NotificationError) as err:
             invoke(event)
     finally:
         notifier.obs.logger.removeHandler(handler)

@@ -12,7 +12,7 @@ from tradpal.errors import ConfigError, StoreError
 from tradpal.events import EventPublisher, EventSchemaError, PublishError, parse_event
 from tradpal.platform.environment import PLATFORM_ENV_VARS, PlatformEnv
 from tradpal.platform.results import ResultStore
-from tradpal.platform.runs import RunRecord, RunStore
+from tradpal.runs.store import RunRecord, RunStore
 
 UPDATE = {
     "symbol": "BTC/USDT",
@@ -105,7 +105,7 @@ def test_entries_the_bus_refuses_are_retried_then_reported(aws, monkeypatch):
             }
 
     monkeypatch.setattr("tradpal.events.publisher.client", lambda service: Refusing())
-    with pytest.raises(PublishError, match="refused 1 event"):
+    with pytest.raises(PublishError, match="the event bus refused 1 entry"):
         publisher.publish("market_data_update", UPDATE)
 
 

@@ -14,8 +14,11 @@ from fakes.lambda_events import LambdaContext, http_event, json_body, kinesis_ev
 from tradpal.data.sources.synthetic import generate_ohlcv
 from tradpal.events.schemas import CandleRecord
 from tradpal.local.resources import stream_arn
+from tradpal.signals import consumer
+from tradpal.signals.stream import MAX_HISTORY_BARS, MIN_HISTORY_BARS, history_bars, signal_id
 from tradpal.strategies import get_strategy, resolve_params
 from tradpal.strategies.positions import SIDES, changes, positions
+from tradpal.timeframes import parse_timeframe
 
 module = load_handler("signals")
 handler = module.handler
@@ -72,7 +75,8 @@ def test_stored_range_and_errors(aws):
     assert body["position"] == positions(lib).tolist() and body["bars"] == 400
 
     status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", "strategy": "nope"})
-    assert status == 400 and "unknown strategy" in body["error"]["message"]
+    assert status == 422 and "unknown strategy" in body["error"]["details"][0]["message"]
+    assert body["error"]["details"][0]["field"] == "body.strategy"
     status, body = call(
         {"symbol": "ETH/USDT", "timeframe": "4h", "params": {"fast": 50, "slow": 10}}
     )
@@ -97,10 +101,10 @@ def test_stored_range_and_errors(aws):
 def test_a_filter_finer_than_the_data_is_refused_naming_the_strategy(strategy):
     frame = generate_ohlcv(100, "1h", seed=2)
     status, body = call({"candles": candles_of(frame), "strategy": strategy})
-    assert status == 400 and body["error"]["code"] == "bad_request", body
+    assert status == 422 and body["error"]["code"] == "validation_error", body
     (detail,) = body["error"]["details"]
     assert detail["field"] == "body.strategy" and "finer" in detail["message"]
-    assert strategy.split("+")[0] in body["error"]["message"]
+    assert strategy.split("+")[0] in detail["message"] and detail["hint"]
 
 
 # --------------------------------------------------------------------------- the stream
@@ -166,7 +170,7 @@ def test_stream_publishes_position_changes_once_and_reports_malformed_records(aw
     bad = json.loads(payloads[10])
     bad["close"] = "cheap"
     payloads.insert(10, json.dumps(bad))
-    event = kinesis_event(payloads, stream_arn=stream_arn(aws.env.market_stream))
+    event = kinesis_event(payloads, stream_arn=stream_arn(aws.env.market_data_stream))
     seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
 
     answer = handler(event, LambdaContext())
@@ -192,18 +196,20 @@ def test_stream_publishes_position_changes_once_and_reports_malformed_records(aw
 
 
 def test_signal_ids_are_stable_and_distinct():
-    a = module.signal_id("BTC/USDT", "1h", "ema_crossover", {"fast": 9, "slow": 21}, "t1")
-    assert a == module.signal_id("BTC/USDT", "1h", "ema_crossover", {"slow": 21, "fast": 9}, "t1")
-    assert a != module.signal_id("BTC/USDT", "1h", "ema_crossover", {"fast": 9, "slow": 22}, "t1")
-    assert a != module.signal_id("BTC/USDT", "1h", "ema_crossover", {"fast": 9, "slow": 21}, "t2")
+    a = signal_id("BTC/USDT", "1h", "ema_crossover", {"fast": 9, "slow": 21}, "t1")
+    assert a == signal_id("BTC/USDT", "1h", "ema_crossover", {"slow": 21, "fast": 9}, "t1")
+    assert a != signal_id("BTC/USDT", "1h", "ema_crossover", {"fast": 9, "slow": 22}, "t1")
+    assert a != signal_id("BTC/USDT", "1h", "ema_crossover", {"fast": 9, "slow": 21}, "t2")
 
 
 def test_history_bound_covers_the_strategy_warm_up():
     ema = get_strategy("ema_crossover")
     slow = ema.defaults_for("1h")["slow"]
-    assert module.history_bars(ema, "1h") >= 5 * slow
-    assert module.history_bars(get_strategy("ema_crossover@4h"), "1h") >= 4 * 5 * slow
-    assert module.history_bars(get_strategy("ema_crossover@1w"), "1m") == module.MAX_HISTORY_BARS
+    hour, minute = parse_timeframe("1h"), parse_timeframe("1m")
+    assert history_bars([ema], hour) >= 5 * slow
+    assert history_bars([get_strategy("ema_crossover@4h")], hour) >= 4 * 5 * slow
+    assert history_bars([get_strategy("ema_crossover@1w")], minute) == MAX_HISTORY_BARS
+    assert history_bars([], hour) == MIN_HISTORY_BARS
 
 
 def test_a_failing_dataset_fails_only_its_records(aws, monkeypatch):
@@ -215,15 +221,15 @@ def test_a_failing_dataset_fails_only_its_records(aws, monkeypatch):
     odd = json.loads(payloads[0])
     odd["timeframe"] = "7h"
     payloads.append(json.dumps(odd))
-    real = module.publish_signal
+    real = consumer.publish_signal
 
-    def publish(detail):
+    def publish(detail, context=None):
         if detail["symbol"] == "ETH/USDT":
             raise ConnectionError("bus unreachable")
-        real(detail)
+        real(detail, context)
 
-    monkeypatch.setattr(module, "publish_signal", publish)
-    event = kinesis_event(payloads, stream_arn=stream_arn(aws.env.market_stream))
+    monkeypatch.setattr(consumer, "publish_signal", publish)
+    event = kinesis_event(payloads, stream_arn=stream_arn(aws.env.market_data_stream))
     seqs = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
     failed = [f["itemIdentifier"] for f in handler(event, LambdaContext())["batchItemFailures"]]
     assert failed == seqs[300:]  # every ETH record, and the record with a bad timeframe
@@ -238,7 +244,8 @@ def test_signals_on_bars_long_closed_when_they_arrived_are_history_not_news(aws,
     full = generate_ohlcv(400, "1h", seed=21, symbol="BTC/USDT")
     aws.env.market_store().write(full.iloc[:200])
     event = kinesis_event(
-        records_of(full.iloc[200:], "BTC/USDT", "1h"), stream_arn=stream_arn(aws.env.market_stream)
+        records_of(full.iloc[200:], "BTC/USDT", "1h"),
+        stream_arn=stream_arn(aws.env.market_data_stream),
     )
     # the first 150 bars arrive a month after they closed (a backfill), the last 50 a minute
     # after (live): only the live bars' signals are news

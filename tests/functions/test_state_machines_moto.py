@@ -1,6 +1,6 @@
 """Both state machines executed under moto (server mode, in this process) with every Lambda
 task running the real handlers (functions.<capability>.handler) through
-tradpal.platform.local_lambda, against the platform's buckets, tables and bus.
+tradpal.local.lambdas, against the platform's buckets, tables and bus.
 
 Happy path equal to the library bit for bit, retry on a throttled task, and the Catch path
 (the failure is recorded in the runs table, published as a FAILED backtest_complete, and the
@@ -21,11 +21,11 @@ from fakes.lambda_events import load_handler
 
 from tradpal.discovery import run_discovery
 from tradpal.events.schemas import BacktestComplete
+from tradpal.local.lambdas import LambdaServiceError
 from tradpal.local.machines import function_name
-from tradpal.platform.backtest_runs import backtest, check_request, output_files
-from tradpal.platform.local_lambda import LambdaServiceError
 from tradpal.platform.results import ResultStore
 from tradpal.reports import result_document
+from tradpal.runs.backtest import backtest, checked, output_files
 from tradpal.serialize import to_jsonable
 
 DATA = {
@@ -55,7 +55,7 @@ class World(SimpleNamespace):
     def start(self, machine: str, request: dict) -> dict:
         name = f"{machine}-{uuid.uuid4().hex[:12]}"  # a unique name: moto's default collides
         arn = self.sfn.start_execution(
-            stateMachineArn=self.env.state_machine_arns[machine],
+            stateMachineArn=self.env.state_machine_arn(machine),
             name=name,
             input=json.dumps(request),
         )["executionArn"]
@@ -147,7 +147,7 @@ def test_direct_invoke_runs_the_handler_and_reports_its_exception_as_a_function_
     event = {"task": "validate", "run_id": "r1", "state": BACKTEST_REQUEST}
     ok = world.lam.invoke(FunctionName=name, Payload=json.dumps(event))
     assert "FunctionError" not in ok
-    assert json.load(ok["Payload"]) == {"run_id": "r1", "request": check_request(BACKTEST_REQUEST)}
+    assert json.load(ok["Payload"]) == {"run_id": "r1", "request": checked(BACKTEST_REQUEST)}
 
     bad = world.lam.invoke(FunctionName=name, Payload=json.dumps({**event, "task": "nope"}))
     assert bad["FunctionError"] == "Unhandled"
@@ -171,7 +171,7 @@ def test_backtest_happy_path_stores_the_library_result_and_publishes(world):
     assert done["status"] == "SUCCEEDED", done.get("cause")
     run_id = done["run_id"]
     # the stored files are the library's, for the same request, bit for bit
-    expected, frame = backtest(check_request(BACKTEST_REQUEST))
+    expected, frame = backtest(checked(BACKTEST_REQUEST))
     stored = world.results.get_json(f"backtests/{run_id}/result.json")
     assert stored == json.loads(json.dumps(result_document(expected.result, frame)))
     assert stored["metrics"]["num_trades"] > 0
@@ -222,7 +222,7 @@ def test_backtest_failure_is_recorded_published_and_fails_the_execution(world):
     assert done["status"] == "FAILED"
     assert done["error"] == "BacktestFailed"
     (validate,) = world.calls("backtests", "validate")
-    assert validate.outcome == "function_error" and validate.error == "RequestError"
+    assert validate.outcome == "function_error" and validate.error == "FieldError"
     assert world.calls("backtests", "run") == []  # nothing after the failed task ran
     item = world.run_item(done["run_id"])
     assert item["status"] == "FAILED" and item["error"] == validate.error
@@ -236,7 +236,7 @@ def test_backtest_failure_is_recorded_published_and_fails_the_execution(world):
 
 def test_record_failure_updates_the_running_item_keeping_its_request(world):
     """The Catch's updateItem keeps what the API wrote (request, created_at)."""
-    from tradpal.platform.runs import RunRecord, RunStore
+    from tradpal.runs.store import RunRecord, RunStore
 
     runs = RunStore(world.env.runs_table)
     name = f"backtest-{uuid.uuid4().hex[:12]}"
@@ -244,7 +244,7 @@ def test_record_failure_updates_the_running_item_keeping_its_request(world):
     request = {**BACKTEST_REQUEST, "data": data}
     runs.put(RunRecord(name, "backtest", "RUNNING", "2024-05-01T00:00:00.000Z", request=request))
     arn = world.sfn.start_execution(
-        stateMachineArn=world.env.state_machine_arns["backtest"], name=name,
+        stateMachineArn=world.env.state_machine_arn("backtest"), name=name,
         input=json.dumps(request),
     )["executionArn"]  # fmt: skip
     for _ in range(2400):

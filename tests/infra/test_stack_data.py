@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aws_cdk.assertions import Match
 
+from tradpal.platform.topology import TOPOLOGY
+
 
 def _buckets(synth):
     return synth.resources("data", "AWS::S3::Bucket")
@@ -58,7 +60,7 @@ def test_tables_have_pitr_encryption_and_ttl_where_it_fits(synth_dev):
     by_key = {
         t["Properties"]["KeySchema"][0]["AttributeName"]: t["Properties"] for t in tables.values()
     }
-    assert set(by_key) == {"run_id", "dataset", "id"}
+    assert set(by_key) == {t.partition for t in TOPOLOGY.tables} == {"run_id", "symbol", "id"}
     for props in by_key.values():
         (replica,) = props["Replicas"]
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -68,7 +70,7 @@ def test_tables_have_pitr_encryption_and_ttl_where_it_fits(synth_dev):
         "Enabled": True,
     }
     assert by_key["run_id"]["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
-    assert "TimeToLiveSpecification" not in by_key["dataset"]
+    assert "TimeToLiveSpecification" not in by_key["symbol"]
 
 
 def test_prod_retains_every_bucket_and_table_and_dev_destroys_them(synth_dev, synth_prod):

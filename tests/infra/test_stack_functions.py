@@ -4,6 +4,7 @@ Powertools environment, tracing, concurrency and failure destinations."""
 from __future__ import annotations
 
 from tradpal.platform.catalog import CATALOG
+from tradpal.platform.topology import TOPOLOGY
 
 
 def _by_service(synth) -> dict[str, dict]:
@@ -29,7 +30,11 @@ def test_one_function_per_capability_as_the_catalog_says(synth_dev):
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "TradPal"
         assert env["LOG_LEVEL"] == "INFO"
         assert env["TRADPAL_STAGE"] == "dev"
-        assert env["TRADPAL_EVENT_BUS"] == "tradpal-dev"
+        # the variables of exactly the resources the catalog grants it, as locally
+        granted = {TOPOLOGY.get(k).env_var for k in cap.resource_keys()}
+        assert {k for k in env if k.startswith("TRADPAL_")} - {"TRADPAL_STAGE"} == granted
+        if "TRADPAL_EVENT_BUS" in granted:
+            assert env["TRADPAL_EVENT_BUS"] == "tradpal-dev"
         if cap.packaging == "image":
             assert props["PackageType"] == "Image"
             assert props["ImageConfig"]["Command"] == [cap.handler]
@@ -52,7 +57,7 @@ def test_async_capabilities_send_failures_to_a_queue(synth_dev):
     assert async_caps and len(configs) == len(async_caps)
     for config in configs.values():
         props = config["Properties"]
-        assert props["MaximumRetryAttempts"] == 2
+        assert props["MaximumRetryAttempts"] == TOPOLOGY.delivery.async_retries
         target = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
         assert target in queues
 
@@ -60,8 +65,8 @@ def test_async_capabilities_send_failures_to_a_queue(synth_dev):
 def test_run_starters_may_start_only_their_state_machine(synth_dev):
     functions = _by_service(synth_dev)
     backtests = functions["backtests"]["Environment"]["Variables"]
-    assert "TRADPAL_BACKTEST_STATE_MACHINE_ARN" in backtests
-    assert "TRADPAL_DISCOVERY_STATE_MACHINE_ARN" not in backtests
+    assert "TRADPAL_BACKTEST_STATE_MACHINE" in backtests
+    assert "TRADPAL_DISCOVERY_STATE_MACHINE" not in backtests
     policies = synth_dev.resources("functions", "AWS::IAM::Policy")
     starts = []
     for policy in policies.values():
@@ -91,4 +96,6 @@ def test_health_may_only_describe_what_it_checks(synth_dev):
                 "dynamodb:DescribeTable",
                 "events:DescribeEventBus",
                 "kinesis:DescribeStreamSummary",
+                "secretsmanager:DescribeSecret",
+                "states:DescribeStateMachine",
             }

@@ -10,19 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradpal.local.apigw import (
+from tradpal.local.gateway.payload import (
     HttpRequest,
     LambdaResponseError,
-    RouteMatch,
-    RouteTable,
-    TokenBucket,
     build_event,
     flatten_claims,
     is_text,
     lambda_response,
     request_time,
-    retry_after,
 )
+from tradpal.local.gateway.routes import RouteMatch, RouteTable
+from tradpal.local.gateway.throttle import TokenBucket, retry_after
 from tradpal.platform.catalog import CATALOG
 
 

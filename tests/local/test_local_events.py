@@ -19,8 +19,8 @@ from fakes.local_moto import reset_moto, running_moto
 
 from tradpal.errors import ConfigError
 from tradpal.local.events import EventDelivery, iso_time, scheduled_event, target_input
+from tradpal.local.lambdas import LocalLambda
 from tradpal.local.moto_server import MotoServer
-from tradpal.platform.local_lambda import LocalLambda
 
 BUS = "tradpal-test"
 PATTERN = {"source": ["tradpal"], "detail-type": ["trading_signal"]}

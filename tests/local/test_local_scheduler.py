@@ -11,10 +11,11 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 from fakes.local_moto import reset_moto, running_moto
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from tradpal.errors import ConfigError
+from tradpal.local.lambdas import LocalLambda
 from tradpal.local.scheduler import (
     Scheduler,
     ScheduleTargetError,
@@ -24,7 +25,6 @@ from tradpal.local.scheduler import (
     parse_rate,
 )
 from tradpal.platform.catalog import CATALOG, Schedule
-from tradpal.platform.local_lambda import LocalLambda
 
 
 def utc(*args: int) -> datetime:
@@ -142,7 +142,11 @@ moments = st.datetimes(
 @settings(max_examples=150, deadline=None)
 @given(crons(), moments)
 def test_next_fire_is_the_first_matching_minute_after(expression, after):
-    fire = next_fire(expression, after)
+    try:
+        fire = next_fire(expression, after)
+    except ConfigError as exc:  # a day no chosen month has (30 February): never fires
+        assert "never fires" in exc.message
+        assume(False)
     assert fire > after
     assert matches(expression, fire)
     # No earlier minute matches (checked minute by minute when the gap is short).
@@ -151,6 +155,12 @@ def test_next_fire_is_the_first_matching_minute_after(expression, after):
         while minute < fire:
             assert not matches(expression, minute), minute
             minute += timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("expression", ["cron(0 0 30 2 ? *)", "cron(* * 31 4,6,9,11 ? *)"])
+def test_a_date_no_month_has_is_refused_as_never_firing(expression):
+    with pytest.raises(ConfigError, match="never fires"):
+        next_fire(expression, datetime(2026, 1, 1, tzinfo=UTC))
 
 
 @settings(max_examples=100, deadline=None)

@@ -15,8 +15,8 @@ import boto3
 import pytest
 from fakes.local_moto import reset_moto, running_moto
 
+from tradpal import files
 from tradpal.errors import StoreError
-from tradpal.local import _aws
 from tradpal.local.moto_server import MotoServer
 from tradpal.local.snapshot import RestoreResult, Snapshotter, load_manifest, restore, snapshot
 
@@ -169,7 +169,7 @@ def test_a_crash_mid_snapshot_leaves_the_previous_snapshot_usable(server, tmp_pa
     def disk_full(src, dst):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(_aws.os, "replace", disk_full)
+    monkeypatch.setattr(files.os, "replace", disk_full)
     with pytest.raises(OSError, match="No space"):
         take(tmp_path)
     monkeypatch.undo()

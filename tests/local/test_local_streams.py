@@ -14,10 +14,10 @@ import pytest
 from fakes.local_moto import reset_moto, running_moto
 
 from tradpal.errors import ConfigError
+from tradpal.local.lambdas import LocalLambda
 from tradpal.local.moto_server import MotoServer
 from tradpal.local.streams import StreamPoller
 from tradpal.platform.catalog import StreamConsumer
-from tradpal.platform.local_lambda import LocalLambda
 
 STREAM = "market_data"  # the catalog's logical name doubles as the moto stream name here
 

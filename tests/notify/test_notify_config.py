@@ -12,7 +12,7 @@ from moto import mock_aws
 from tradpal.errors import ConfigError
 from tradpal.notify import NotifierConfig, WebhookChannel, load_config, parse_config
 from tradpal.notify.config import clear_config_cache
-from tradpal.platform.clients import reset_clients
+from tradpal.platform.aws import reset_clients
 from tradpal.platform.environment import platform_env
 
 TOKEN = "T000/B000/XXXXsecretXXXX"

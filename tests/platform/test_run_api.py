@@ -1,4 +1,4 @@
-"""What a failed run shows its user (tradpal.platform.run_api): the message of a refusal,
+"""What a failed run shows its user (tradpal.runs.api): the message of a refusal,
 never a traceback; a fault of ours says where to look."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import logging
 import pytest
 
 from tradpal.errors import StoreError
-from tradpal.platform.run_api import TaskError, dispatch_task, public_cause
+from tradpal.platform.entry import TaskError, dispatch_task
+from tradpal.runs.api import public_cause
 
 
 def test_a_lambda_error_payload_is_cut_to_its_message():

@@ -82,3 +82,18 @@ class OptimizeError(TradPalError, ValueError):
 
 class DiscoveryError(TradPalError, ValueError):
     """A discovery request, state or batch of results is unusable as given."""
+
+
+class FieldError(TradPalError):
+    """A request field the library refuses. ``field`` names it by its place in the request
+    (``"body.data.end"``, ``"query.after"``): an API answers 400 naming it, the command line
+    prints the message and hint."""
+
+    def __init__(self, field: str, message: str, hint: str | None = None) -> None:
+        super().__init__(f"{field}: {message}", hint=hint)
+        self.field, self.reason = field, message
+
+    def details(self) -> list[dict[str, str]]:
+        """``[{"field", "message", "hint"}]``: the error shape's details (no hint: left out)."""
+        detail = {"field": self.field, "message": self.reason}
+        return [detail | {"hint": self.hint}] if self.hint else [detail]

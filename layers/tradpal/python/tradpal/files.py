@@ -61,3 +61,13 @@ def create_file(path: Path | str, data: bytes | str, *, mode: int | None = None)
     finally:
         os.unlink(tmp)
     return True
+
+
+def replace_json(path: Path | str, obj: object) -> None:
+    """Write ``obj`` as compact JSON (sorted keys) to ``path`` atomically (:func:`replace_file`),
+    creating the folder when it is missing."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_file(path, json.dumps(obj, sort_keys=True, separators=(",", ":")))

@@ -105,3 +105,9 @@ def _iso_utc(value: Any) -> str | None:
         return None
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     return ts.isoformat()
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 with milliseconds and ``Z`` (how records are stamped)."""
+    now = dt.datetime.now(dt.UTC)
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")

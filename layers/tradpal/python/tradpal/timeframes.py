@@ -9,6 +9,7 @@ Monday 00:00 UTC, as exchanges such as Binance do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -98,6 +99,10 @@ _ALIASES = {
     "7d": "1w",
     "1wk": "1w",
 }
+
+
+TimeframeName = Literal[tuple(TIMEFRAMES)]  # type: ignore[valid-type]
+"""A canonical timeframe name, for request models (an enum in the OpenAPI document)."""
 
 
 def parse_timeframe(value: str | Timeframe) -> Timeframe:

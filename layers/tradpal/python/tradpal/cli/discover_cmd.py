@@ -62,6 +62,7 @@ def discover(
     """
     from tradpal.data.loading import SAMPLE_SYMBOL
     from tradpal.discovery.report import write_discovery_outputs
+    from tradpal.discovery.request import METHOD_FIELDS
     from tradpal.discovery.runner import run_discovery
     from tradpal.strategies import get_strategy, reference_of
 
@@ -79,24 +80,31 @@ def discover(
         lo, hi = sample_range(settings.timeframe, end=end)
         end = end or hi.isoformat()
         start = start or (lo.isoformat() if source == "sample" else None)
-    request = {
-        "strategy": reference,
-        "method": method,
-        "objectives": objectives,
+    sizes = {
         "population": population,
         "generations": generations,
         "n_candidates": candidates or population,
         "seed": settings.seed if seed is None else seed,
+    }
+    used = METHOD_FIELDS.get(method, ())
+    if method == "random" and candidates is None:  # random draws population points
+        used = tuple(k for k in used if k != "n_candidates")
+    data = {
+        "source": source,
+        "symbol": sym,
+        "timeframe": settings.timeframe,
+        "start": start,
+        "end": end,
+        "seed": settings.seed if source == "sample" else None,
+    }
+    request = {
+        "strategy": reference,
+        "method": method,
+        "objectives": objectives,
+        **{k: v for k, v in sizes.items() if k in used},
         "min_trades": min_trades,
         "risk": risk,
-        "data": {
-            "source": source,
-            "symbol": sym,
-            "timeframe": settings.timeframe,
-            "start": start,
-            "end": end,
-            "seed": settings.seed,
-        },
+        "data": {k: v for k, v in data.items() if v is not None},
         "validation": {"holdout": holdout, "folds": folds if walk_forward else 1},
     }
     name = f"{strat.name}-{method}-{sym.replace('/', '_')}-{settings.timeframe}"

@@ -22,7 +22,7 @@ from tradpal.discovery.objectives import (
     pareto_front,
 )
 from tradpal.discovery.runner import run_discovery
-from tradpal.discovery.space import RISK_PARAMS, SearchSpace
+from tradpal.discovery.search_space import RISK_PARAMS, SearchSpace
 from tradpal.discovery.state import MAX_BATCH_BYTES, batches, plan, reduce, validate_request
 
 __all__ = [

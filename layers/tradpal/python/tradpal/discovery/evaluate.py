@@ -51,8 +51,10 @@ from tradpal.backtest.runs import config_for
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
 from tradpal.discovery.objectives import objective_values
-from tradpal.discovery.space import SearchSpace
+from tradpal.discovery.request import EvaluateBatch, Validation
+from tradpal.discovery.search_space import SearchSpace
 from tradpal.errors import DiscoveryError, TradPalError
+from tradpal.fields import validated
 from tradpal.optimize import plan_windows
 from tradpal.optimize.evaluate import Batch
 from tradpal.strategies import get_strategy, resolve_params
@@ -80,32 +82,14 @@ class Spans:
         return lo, self.n_search
 
 
-def plan_spans(n_bars: int, validation: Mapping[str, Any] | None = None) -> Spans:
-    """The spans of an evaluation over ``n_bars`` bars (module docstring).
-
-    ``validation``: ``holdout`` (fraction in [0, 1), default 0.25), ``folds`` (>= 1,
-    default 4), ``warmup`` (bars before a fold or the holdout the strategy may see;
-    default one fold length, None: all earlier bars).
-    """
-    v = dict(validation or {})
-    unknown = sorted(set(v) - {"holdout", "folds", "warmup"})
-    if unknown:
-        raise DiscoveryError(
-            f"unknown validation setting(s) {', '.join(unknown)}",
-            hint="known: holdout (fraction), folds (count), warmup (bars)",
-        )
-    holdout = v.get("holdout", DEFAULT_HOLDOUT)
-    if isinstance(holdout, bool) or not isinstance(holdout, int | float) or not (0 <= holdout < 1):
-        raise DiscoveryError(
-            f"validation.holdout must be a fraction in [0, 1), not {holdout!r}",
-            hint="0.25 keeps the last quarter of the bars out of the search",
-        )
-    folds = v.get("folds", DEFAULT_FOLDS)
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
-        raise DiscoveryError(
-            f"validation.folds must be an integer >= 1, not {folds!r}",
-            hint="e.g. 4 walk-forward windows",
-        )
+def plan_spans(n_bars: int, validation: Validation | Mapping[str, Any] | None = None) -> Spans:
+    """The spans of an evaluation over ``n_bars`` bars (module docstring) under
+    ``validation`` (:class:`~tradpal.discovery.request.Validation`, or its JSON): ``holdout``
+    (fraction in [0, 1), default 0.25), ``folds`` (>= 1, default 4), ``warmup`` (bars before
+    a fold or the holdout the strategy may see; unset: one fold length, null: all)."""
+    if not isinstance(validation, Validation):
+        validation = validated(Validation, dict(validation or {}), error=DiscoveryError)
+    holdout, folds = validation.holdout, validation.folds
     n_search = n_bars - int(n_bars * holdout)
     fold_len = n_search // (folds + 1)
     if fold_len < 2:
@@ -113,13 +97,7 @@ def plan_spans(n_bars: int, validation: Mapping[str, Any] | None = None) -> Span
             f"{n_bars} bars are too few for {folds} folds and a holdout of {holdout}",
             hint="load more bars or use fewer folds",
         )
-    warmup = v.get("warmup", fold_len)
-    if warmup is not None and (isinstance(warmup, bool) or not isinstance(warmup, int) or
-                               warmup < 0):  # fmt: skip
-        raise DiscoveryError(
-            f"validation.warmup must be a number of bars >= 0 or null, not {warmup!r}",
-            hint="null lets each fold see all earlier bars",
-        )
+    warmup = validation.warmup if "warmup" in validation.model_fields_set else fold_len
     plan = plan_windows(
         n_search, in_sample=n_search - folds * fold_len, out_sample=fold_len, step=fold_len
     )
@@ -161,16 +139,7 @@ def _finite_or_none(values: Sequence[float]) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in values]
 
 
-def _setting(batch: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    if key in batch:
-        return batch[key]
-    request = batch.get("request")
-    if isinstance(request, Mapping) and key in request:
-        return request[key]
-    return default
-
-
-def load_batch_frame(data: Mapping[str, Any]) -> pd.DataFrame:
+def load_batch_frame(data: Mapping[str, Any] | None) -> pd.DataFrame:
     """The frame a data reference names (:func:`tradpal.data.loading.load_ohlcv`).
 
     ``data``: ``source`` (``sample``, ``store``, a file path or a source spec),
@@ -179,30 +148,29 @@ def load_batch_frame(data: Mapping[str, Any]) -> pd.DataFrame:
     error: every batch of a search must see the same bars.
     """
     from tradpal.data.loading import load_ohlcv
+    from tradpal.data.reference import DataRef
 
-    if not isinstance(data, Mapping) or not isinstance(data.get("source"), str):
-        raise DiscoveryError(
-            f"the batch's data reference must be a mapping with a source, not {data!r}",
-            hint='e.g. {"source": "sample", "timeframe": "1h", "start": ..., "end": ...}',
-        )
-    if data["source"] == "sample" and data.get("end") is None:
+    ref = validated(DataRef, dict(data or {"source": ""}), error=DiscoveryError)
+    if ref.source == "sample" and ref.end is None:
         raise DiscoveryError(
             "a sample data reference needs an end time: without one each batch would "
             "load the bars before its own clock",
             hint="pin data.end (and start) when planning the search",
         )
-    extra = {k: data[k] for k in ("seed", "bars") if data.get(k) is not None}
+    extra = {k: v for k, v in (("seed", ref.seed), ("bars", ref.bars)) if v is not None}
     return load_ohlcv(
-        data["source"],
-        symbol=data.get("symbol"),
-        timeframe=data.get("timeframe") or "1h",
-        start=data.get("start"),
-        end=data.get("end"),
+        ref.source,
+        symbol=ref.symbol,
+        timeframe=ref.timeframe,
+        start=ref.start,
+        end=ref.end,
         **extra,
     )
 
 
-def evaluate(batch: Mapping[str, Any], *, frame: pd.DataFrame | None = None) -> dict[str, Any]:
+def evaluate(
+    batch: EvaluateBatch | Mapping[str, Any], *, frame: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Score every candidate of ``batch`` (module docstring) and return plain JSON:
     ``{"batch_id", "generation", "results": [{"id", "params", "values", "folds", "is",
     "oos", "num_trades", "returns_stats"}]}`` in the batch's candidate order.
@@ -210,39 +178,28 @@ def evaluate(batch: Mapping[str, Any], *, frame: pd.DataFrame | None = None) -> 
     ``frame`` replaces loading ``batch["data"]`` (a caller that already holds it).
     The same batch and data give the same result, bit for bit.
     """
-    if not isinstance(batch, Mapping):
-        raise DiscoveryError(f"a batch must be a JSON object, not {type(batch).__name__}")
-    name = _setting(batch, "strategy")
-    if not isinstance(name, str):
-        raise DiscoveryError("the batch names no strategy", hint='e.g. "strategy": "confluence"')
-    candidates = _setting(batch, "candidates", [])
-    if not isinstance(candidates, Sequence) or not all(
-        isinstance(c, Mapping) and "id" in c and isinstance(c.get("params"), Mapping)
-        for c in candidates
-    ):
-        raise DiscoveryError(
-            "the batch's candidates must be a list of {id, params} objects",
-            hint='e.g. [{"id": "g0-0", "params": {"fast": 12}}]',
-        )
-    objectives = list(_setting(batch, "objectives", ["sharpe"]))
-    min_trades = _setting(batch, "min_trades", 0)
-    risk = bool(_setting(batch, "risk", True))
+    work = (
+        batch
+        if isinstance(batch, EvaluateBatch)
+        else validated(EvaluateBatch, batch, error=DiscoveryError)
+    )
+    name, candidates = work.strategy, [c.model_dump() for c in work.candidates]
+    objectives, min_trades = work.objectives, work.min_trades
     if frame is None:
-        frame = load_batch_frame(_setting(batch, "data"))
+        frame = load_batch_frame(work.data.to_json() if work.data else None)
     ensure_ohlcv(frame)
-    spans = plan_spans(len(frame), _setting(batch, "validation"))
+    spans = plan_spans(len(frame), work.validation)
     try:
         strategy = get_strategy(name)
         tf = frame_timeframe(frame)
-        space = SearchSpace.for_strategy(name, risk=risk)
-        base = config_for(tf.name, **dict(_setting(batch, "config") or {}))
+        space = SearchSpace.for_strategy(name, risk=work.risk)
+        base = config_for(tf.name, **work.config)
         runs = [_candidate_run(space, strategy, frame, base, c["params"]) for c in candidates]
     except DiscoveryError:
         raise
     except TradPalError as exc:
         raise DiscoveryError(exc.message, hint=exc.hint) from exc
-    out = {"batch_id": batch.get("batch_id"), "generation": batch.get("generation"),
-           "results": []}  # fmt: skip
+    out = {"batch_id": work.batch_id, "generation": work.generation, "results": []}
     if not runs:
         return out
     # A window's engine inputs (ATR, volatility) come from its Batch's config, so the

@@ -28,8 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.discovery.evaluate import _setting, evaluate, load_batch_frame
+from tradpal.discovery.evaluate import evaluate, load_batch_frame
+from tradpal.discovery.request import EvaluateBatch
 from tradpal.errors import DiscoveryError
+from tradpal.fields import validated
 from tradpal.files import replace_file
 
 DEFAULT_BATCH_SIZE = 25
@@ -51,8 +53,8 @@ def _data_key(data: Any) -> str:
 def evaluate_json(text: str) -> str:
     """Evaluate one batch given and answered as JSON text (the worker's entry point);
     the frame of each data reference is loaded once per process."""
-    batch = json.loads(text)
-    data = _setting(batch, "data")
+    batch = validated(EvaluateBatch, json.loads(text), error=DiscoveryError)
+    data = batch.data.to_json() if batch.data else None
     key = _data_key(data)
     frame = _FRAMES.get(key)
     if frame is None:

@@ -31,97 +31,24 @@ from typing import Any
 
 import numpy as np
 
-from tradpal.backtest import BacktestConfig
 from tradpal.discovery import methods
-from tradpal.discovery.objectives import check_objectives
-from tradpal.discovery.space import SearchSpace
+from tradpal.discovery.request import MAX_EVALUATIONS, DiscoveryRequest
+from tradpal.discovery.search_space import SearchSpace
 from tradpal.errors import DiscoveryError, TradPalError
+from tradpal.fields import validated
 
 STATE_VERSION = 2
 MAX_BATCH_BYTES = 256 * 1024
 
-# Limits of one search: what a serious search needs, and what keeps one request from
-# planning more than the platform can hold. Every evaluation keeps a result of about 2 KB in
-# the state, which each generation's reduce reads and rewrites whole (20 000 evaluations:
-# about 40 MB of JSON) and final.json holds twice (history and ranking); optuna rebuilds its
-# study from every evaluation each generation; a generation is one Distributed Map.
-MAX_POPULATION = 1000
-"""Candidates per generation at most (genetic, tpe, nsga2; random without n_candidates)."""
-MAX_GENERATIONS = 500
-"""Generations at most (genetic, tpe, nsga2)."""
-MAX_EVALUATIONS = 20_000
-"""Evaluations one search may plan at most: population x generations (genetic, tpe,
-nsga2), n_candidates or population (random), the grid's points (grid)."""
 DEFAULT_MAX_GRID = MAX_EVALUATIONS
 """A grid search without n_candidates may have this many points at most."""
 
-DEFAULTS: Mapping[str, Any] = {
-    "method": "genetic",
-    "objectives": ["sharpe"],
-    "population": 50,
-    "generations": 20,
-    "seed": 0,
-    "min_trades": 10,
-    "elitism": 2,
-    "n_candidates": None,
-    "data": {"source": "sample"},
-    "config": {},
-    "validation": {"holdout": 0.25, "folds": 4},
-    "risk": True,
-}
-_KEYS = {"strategy", *DEFAULTS}
-DATA_KEYS: tuple[str, ...] = ("source", "symbol", "timeframe", "start", "end", "seed", "bars")
-"""The keys of a data reference (:func:`tradpal.discovery.evaluate.load_batch_frame`)."""
-VALIDATION_KEYS: tuple[str, ...] = ("holdout", "folds")
 
-METHOD_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "grid": ("n_candidates",),
-    "random": ("n_candidates", "population", "seed"),
-    "genetic": ("population", "generations", "elitism", "seed"),
-    "tpe": ("population", "generations", "seed"),
-    "nsga2": ("population", "generations", "seed"),
-}
-"""The size and seed fields each method uses (random: n_candidates, else population)."""
-
-
-class RequestFieldError(DiscoveryError):
-    """A discovery request field refused; ``field`` names it (``"population"``,
-    ``"data.bogus"``), so an API can point at it."""
-
-    def __init__(self, field: str, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.field = field
-
-
-def _int(req: Mapping[str, Any], key: str, low: int, hint: str, high: int | None = None) -> int:
-    v = req[key]
-    if isinstance(v, bool) or not isinstance(v, int) or v < low:
-        raise RequestFieldError(key, f"{key} must be an integer >= {low}, not {v!r}", hint=hint)
-    if high is not None and v > high:
-        raise RequestFieldError(
-            key, f"{key} {v} is above the limit of {high}", hint=f"use {low} to {high}; {hint}"
-        )
-    return int(v)
-
-
-def unused_fields(request: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """``(field, reason)`` for each size or seed field of ``request`` that its method
-    (default genetic) does not use (:data:`METHOD_FIELDS`); an API refuses them rather
-    than ignoring them silently (the local runner fills every field, so plan() does not)."""
-    method = request.get("method") or DEFAULTS["method"]
-    used = METHOD_FIELDS.get(method)
-    if used is None:
-        return []
-    out = []
-    for key in ("n_candidates", "population", "generations", "elitism", "seed"):
-        if request.get(key) is None:
-            continue
-        if key not in used:
-            users = [m for m, keys in METHOD_FIELDS.items() if key in keys]
-            out.append((key, f"method {method} does not use {key} (used by: {', '.join(users)})"))
-        elif method == "random" and key == "population" and request.get("n_candidates"):
-            out.append((key, "method random draws n_candidates points; population is ignored"))
-    return out
+def validate_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    """``request`` checked (:class:`~tradpal.discovery.request.DiscoveryRequest`) and
+    completed with its defaults, as plain JSON; a :class:`DiscoveryError` naming the first
+    field at fault (its ``field`` attribute) saying what is wrong and how to fix it."""
+    return validated(DiscoveryRequest, request, error=DiscoveryError).to_json()
 
 
 def planned_evaluations(req: Mapping[str, Any]) -> int | None:
@@ -135,125 +62,9 @@ def planned_evaluations(req: Mapping[str, Any]) -> int | None:
     return int(req["population"]) * int(req["generations"])
 
 
-def _check_size(req: Mapping[str, Any]) -> None:
-    # random and grid are bounded by n_candidates' limit (a grid when its space is known)
-    n = planned_evaluations(req)
-    if req["method"] in ("grid", "random") or n is None or n <= MAX_EVALUATIONS:
-        return
-    raise RequestFieldError(
-        "generations",
-        f"population {req['population']} x generations {req['generations']} = {n} "
-        f"evaluations, above the limit of {MAX_EVALUATIONS} per discovery",
-        hint=f"keep population x generations <= {MAX_EVALUATIONS}, "
-        f"e.g. population {req['population']} with at most "
-        f"{max(1, MAX_EVALUATIONS // req['population'])} generations",
-    )
-
-
-def validate_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """``request`` checked and completed with defaults (plain JSON), else a
-    :class:`DiscoveryError` (:class:`RequestFieldError` where one field is at fault) saying
-    what is wrong and how to fix it. Sizes are bounded (:data:`MAX_POPULATION`,
-    :data:`MAX_GENERATIONS`, :data:`MAX_EVALUATIONS`); an unset ``elitism`` defaults to
-    ``min(2, population - 1)``."""
-    if not isinstance(request, Mapping):
-        raise DiscoveryError(f"a discovery request is a JSON object, not {type(request).__name__}")
-    unknown = sorted(set(request) - _KEYS)
-    if unknown:
-        raise RequestFieldError(
-            unknown[0],
-            f"unknown request key(s): {', '.join(unknown)}",
-            hint=f"known keys: {', '.join(sorted(_KEYS))}",
-        )
-    if not isinstance(request.get("strategy"), str):
-        raise RequestFieldError(
-            "strategy", "the request names no strategy", hint='add e.g. "strategy": "confluence"'
-        )
-    req = json.loads(json.dumps({**DEFAULTS, **request}))  # a plain-JSON deep copy
-    if req["method"] not in methods.METHODS:
-        raise RequestFieldError(
-            "method",
-            f"unknown method {req['method']!r}",
-            hint=f"use one of: {', '.join(methods.METHODS)}",
-        )
-    try:
-        req["objectives"] = check_objectives(req["objectives"])
-    except DiscoveryError as exc:
-        raise RequestFieldError("objectives", exc.message, hint=exc.hint) from None
-    _int(req, "population", 2, "e.g. 50 candidates per generation", MAX_POPULATION)
-    _int(req, "generations", 1, "e.g. 20", MAX_GENERATIONS)
-    _int(req, "seed", 0, "any integer >= 0")
-    _int(req, "min_trades", 0, "e.g. 10 ignores candidates with fewer than 10 trades")
-    if request.get("elitism") is None:  # the default must leave room for children
-        req["elitism"] = min(DEFAULTS["elitism"], req["population"] - 1)
-    _int(req, "elitism", 0, "e.g. 2 best carried to the next generation")
-    if req["elitism"] >= req["population"]:
-        raise RequestFieldError(
-            "elitism",
-            f"elitism {req['elitism']} must be below the population {req['population']}",
-            hint="elites take places in the population; leave room for children",
-        )
-    if req["n_candidates"] is not None:
-        _int(
-            req,
-            "n_candidates",
-            1,
-            "the number of candidates of a grid or random search",
-            MAX_EVALUATIONS,
-        )
-    _check_size(req)
-    if not isinstance(req["risk"], bool):
-        raise RequestFieldError("risk", f"risk must be true or false, not {req['risk']!r}")
-    data = req["data"]
-    if not isinstance(data, Mapping) or not isinstance(data.get("source"), str):
-        raise RequestFieldError(
-            "data.source" if isinstance(data, Mapping) else "data",
-            f"data must be an object with a source, not {data!r}",
-            hint='e.g. {"source": "sample", "symbol": "BTC/USDT", "timeframe": "1h", ...}',
-        )
-    extra = sorted(set(data) - set(DATA_KEYS))
-    if extra:
-        raise RequestFieldError(
-            f"data.{extra[0]}",
-            f"unknown data key(s): {', '.join(extra)}",
-            hint=f"a data reference has: {', '.join(DATA_KEYS)}",
-        )
-    if not isinstance(req["config"], Mapping):
-        raise RequestFieldError(
-            "config", f"config must be an object of backtest settings, not {req['config']!r}"
-        )
-    try:
-        BacktestConfig.from_dict(dict(req["config"]))
-    except TradPalError as exc:
-        raise RequestFieldError("config", f"config: {exc.message}", hint=exc.hint) from None
-    val = req["validation"]
-    if not isinstance(val, Mapping) or set(val) - set(VALIDATION_KEYS):
-        extra = sorted(set(val) - set(VALIDATION_KEYS)) if isinstance(val, Mapping) else []
-        raise RequestFieldError(
-            f"validation.{extra[0]}" if extra else "validation",
-            f"validation must be an object with holdout and folds, not {val!r}",
-            hint='e.g. {"holdout": 0.25, "folds": 4}',
-        )
-    val = {**DEFAULTS["validation"], **val}
-    h = val["holdout"]
-    if isinstance(h, bool) or not isinstance(h, int | float) or not 0 <= h < 1:
-        raise RequestFieldError(
-            "validation.holdout",
-            f"validation.holdout must be a fraction in [0, 1), not {h!r}",
-            hint="0.25 keeps the last quarter of the bars out of the search",
-        )
-    f = val["folds"]
-    if isinstance(f, bool) or not isinstance(f, int) or f < 1:
-        raise RequestFieldError(
-            "validation.folds", f"validation.folds must be an integer >= 1, not {f!r}"
-        )
-    req["validation"] = val
-    return req
-
-
 def grid_points(space: SearchSpace, n_candidates: int | None) -> list[dict[str, Any]]:
     """Every point of ``space``'s grid, when there are at most ``n_candidates`` (default
-    :data:`DEFAULT_MAX_GRID`); else a :class:`RequestFieldError` on ``n_candidates`` saying
+    :data:`DEFAULT_MAX_GRID`); else a :class:`DiscoveryError` saying
     how many points the grid has and what to do."""
     limit = n_candidates or DEFAULT_MAX_GRID
     try:
@@ -275,10 +86,8 @@ def grid_points(space: SearchSpace, n_candidates: int | None) -> list[dict[str, 
         fixes.insert(0, f"set n_candidates to {size} (CLI: --candidates {size})")
     if space.risk:
         fixes.append('set "risk": false (CLI: --no-risk) to leave stop, target and sizing out')
-    raise RequestFieldError(
-        "n_candidates",
-        f"{problem}: a grid search evaluates every point",
-        hint="; or ".join(fixes),
+    raise DiscoveryError(
+        f"{problem}: a grid search evaluates every point", hint="; or ".join(fixes)
     )
 
 
@@ -533,7 +342,6 @@ def reduce(state: Mapping[str, Any], results: Sequence[Mapping[str, Any]]) -> di
 
 
 __all__ = [
-    "DEFAULTS",
     "MAX_BATCH_BYTES",
     "STATE_VERSION",
     "batches",

@@ -1,6 +1,7 @@
 """Domain events: versioned schemas and the one publisher every function uses."""
 
-from tradpal.events.publisher import EventPublisher, PublishError, event_source
+from tradpal.events.partial import PublishError
+from tradpal.events.publisher import EventPublisher, event_source
 from tradpal.events.schemas import (
     DETAIL_MODELS,
     CandleRecord,

@@ -1,31 +1,25 @@
 """The one way events leave a function: validated against their schema, then put on the bus.
 
 EventBridge takes at most 10 entries per ``PutEvents`` call and may refuse single entries
-(``FailedEntryCount``) while accepting the rest; refused entries are retried with backoff and
-an error is raised if any is still refused, so a caller never believes an event went out when
-it did not.
+while accepting the rest; refused entries are retried (:func:`tradpal.events.partial.put_all`)
+and an error is raised if any is still refused.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from tradpal.errors import TradPalError
+from tradpal.events.partial import Outcome, put_all, refusal
 from tradpal.events.schemas import validate_detail
+from tradpal.platform.aws import client
 from tradpal.platform.catalog import EVENT_SOURCE
-from tradpal.platform.clients import client
 from tradpal.platform.environment import platform_env
 
 MAX_ENTRIES = 10
 MAX_ATTEMPTS = 4
-
-
-class PublishError(TradPalError):
-    """Events the bus refused after every retry."""
 
 
 def event_source(capability: str) -> str:
@@ -75,25 +69,15 @@ class EventPublisher:
         return ids
 
     def _put(self, entries: list[dict[str, Any]]) -> list[str]:
-        ids: list[str | None] = [None] * len(entries)
-        pending = list(range(len(entries)))
-        last_error = ""
-        for attempt in range(MAX_ATTEMPTS):
-            if attempt:
-                self._sleep(random.uniform(0, 0.1 * 2**attempt))  # full jitter
-            answer = client("events").put_events(Entries=[entries[i] for i in pending])
-            still = []
-            for i, result in zip(pending, answer["Entries"], strict=True):
-                if result.get("EventId"):
-                    ids[i] = result["EventId"]
-                else:
-                    still.append(i)
-                    last_error = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
-            pending = still
-            if not pending:
-                return [i for i in ids if i is not None]
-        raise PublishError(
-            f"the event bus refused {len(pending)} event(s) after {MAX_ATTEMPTS} attempts "
-            f"({last_error})",
+        def send(batch: list[dict[str, Any]]) -> list[Outcome]:
+            answer = client("events").put_events(Entries=batch)
+            return [(r.get("EventId"), refusal(r)) for r in answer["Entries"]]
+
+        return put_all(
+            entries,
+            send,
+            what="the event bus",
             hint="check the bus name and the function's events:PutEvents permission",
+            attempts=MAX_ATTEMPTS,
+            sleep=self._sleep,
         )

@@ -50,14 +50,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradpal.errors import ConfigError
-from tradpal.local._aws import Arn, client, invoke, queue_url
+from tradpal.local.lambdas import invoke
+from tradpal.platform.aws import Arn, client, queue_url
+from tradpal.platform.topology import TOPOLOGY
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ASYNC_RETRIES = 2
-"""Lambda's retries of an asynchronous invocation that failed with a function error."""
-DEFAULT_TARGET_RETRIES = 3
-"""EventBridge's retries of a failed delivery (the CDK app's ``retry_attempts=3``)."""
+DEFAULT_ASYNC_RETRIES = TOPOLOGY.delivery.async_retries
+"""Lambda's retries of an asynchronous invocation that failed with a function error (the
+topology's, which the CDK app sets too)."""
+DEFAULT_TARGET_RETRIES = TOPOLOGY.delivery.target_retries
+"""EventBridge's retries of a failed delivery (the topology's, which the CDK app sets too)."""
 KINDS = ("lambda", "kinesis", "states")
 """The target services delivered here; moto delivers the others."""
 
@@ -207,7 +210,7 @@ class EventDelivery:
     AWS waits about a minute; the local default is short so failures surface quickly.
 
     Use ``with delivery.install(): ...`` in the process running the moto server (with
-    :meth:`LocalLambda.install <tradpal.platform.local_lambda.LocalLambda.install>` active
+    :meth:`LocalLambda.install <tradpal.local.lambdas.LocalLambda.install>` active
     for Lambda targets: invocations go through moto's Lambda API)."""
 
     def __init__(
@@ -243,10 +246,10 @@ class EventDelivery:
         (``retry_attempts`` and an on-failure SQS destination)."""
         if not 0 <= retries <= 2:
             raise ConfigError(f"retries={retries} is invalid", hint="Lambda allows 0, 1 or 2")
-        lam = client("lambda", region)
+        lam = client("lambda", region, retries=False)
         config: dict[str, Any] = {"MaximumRetryAttempts": retries}
         if on_failure_queue_url:
-            arn = client("sqs", region).get_queue_attributes(
+            arn = client("sqs", region, retries=False).get_queue_attributes(
                 QueueUrl=on_failure_queue_url, AttributeNames=["QueueArn"]
             )["Attributes"]["QueueArn"]
             config["DestinationConfig"] = {"OnFailure": {"Destination": arn}}
@@ -257,7 +260,7 @@ class EventDelivery:
 
     def async_config(self, function: str, region: str | None = None) -> AsyncConfig:
         """``function``'s asynchronous invocation config as moto holds it (defaults if none)."""
-        lam = client("lambda", region)
+        lam = client("lambda", region, retries=False)
         try:
             found = lam.get_function_event_invoke_config(FunctionName=function)
         except lam.exceptions.ResourceNotFoundException:
@@ -366,7 +369,7 @@ class EventDelivery:
     ) -> list[Future[Any]]:
         """Fire a scheduled rule as EventBridge does at its time: a "Scheduled Event" to each
         of its Lambda, Kinesis and Step Functions targets (read from moto)."""
-        events = client("events", region)
+        events = client("events", region, retries=False)
         rule = events.describe_rule(Name=rule_name, EventBusName=event_bus_name)
         targets = events.list_targets_by_rule(Rule=rule_name, EventBusName=event_bus_name)
         event = scheduled_event(rule["Arn"], when)
@@ -426,7 +429,7 @@ class EventDelivery:
             function, payload, outcome.payload, outcome.function_error, count
         )
         if config.on_failure_queue_url:
-            client("sqs", Arn.parse(function).region).send_message(
+            client("sqs", Arn.parse(function).region, retries=False).send_message(
                 QueueUrl=config.on_failure_queue_url, MessageBody=json.dumps(record)
             )
             self._count("dead_lettered")
@@ -440,7 +443,7 @@ class EventDelivery:
         key_path = (target.get("KinesisParameters") or {}).get("PartitionKeyPath")
         key = _jsonpath(key_path, event) if key_path else event["id"]
         self._call(
-            lambda: client("kinesis", arn.region).put_record(
+            lambda: client("kinesis", arn.region, retries=False).put_record(
                 StreamName=arn.name,
                 Data=json.dumps(payload).encode(),
                 PartitionKey=str(key if key is not None else event["id"]),
@@ -452,7 +455,7 @@ class EventDelivery:
         # Execution names are unique per state machine; EventBridge generates one per event.
         name = f"{event['id'][:36]}-{uuid.uuid4().hex[:12]}"
         self._call(
-            lambda: client("stepfunctions", arn.region).start_execution(
+            lambda: client("stepfunctions", arn.region, retries=False).start_execution(
                 stateMachineArn=target["Arn"], name=name, input=json.dumps(payload)
             )
         )
@@ -481,7 +484,7 @@ class EventDelivery:
         body = failure.payload if failure.function else payload
         if dlq:
             try:
-                sqs = client("sqs", Arn.parse(dlq).region)
+                sqs = client("sqs", Arn.parse(dlq).region, retries=False)
                 sqs.send_message(
                     QueueUrl=queue_url(dlq),
                     MessageBody=json.dumps(body),

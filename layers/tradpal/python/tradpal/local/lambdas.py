@@ -35,6 +35,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradpal.errors import ConfigError
+from tradpal.platform.aws import Arn, client
+
+INVOKE_READ_TIMEOUT_S = 960
+"""Seconds a synchronous invocation may take: Lambda's longest (900 s) and a margin."""
 
 Handler = Callable[[Any, "LambdaContext"], Any]
 """A Lambda handler: ``handler(event, context) -> JSON-able result``."""
@@ -218,3 +222,51 @@ class LocalLambda:
             yield self
         finally:
             LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+
+
+@dataclass(frozen=True)
+class InvokeOutcome:
+    """One synchronous Lambda invocation: the decoded payload and the function error
+    (``"Unhandled"``) or service error code (``"TooManyRequestsException"``), if any."""
+
+    payload: Any
+    function_error: str | None = None
+    service_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.function_error is None and self.service_error is None
+
+    @property
+    def error_text(self) -> str:
+        """``"<errorType>: <errorMessage>"`` of a failed invocation, "" when it succeeded."""
+        if self.service_error:
+            return str(self.service_error)
+        if self.function_error:
+            p = self.payload if isinstance(self.payload, dict) else {}
+            return f"{p.get('errorType', self.function_error)}: {p.get('errorMessage', '')}"
+        return ""
+
+
+def invoke(function: str, event: Any, *, region: str | None = None) -> InvokeOutcome:
+    """Invoke ``function`` (name or ARN) synchronously through moto's Lambda API, where
+    :class:`~tradpal.local.lambdas.LocalLambda` runs the handler in-process."""
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    if function.startswith("arn:"):
+        region = region or Arn.parse(function).region
+    try:
+        response = client(
+            "lambda", region, retries=False, read_timeout_s=INVOKE_READ_TIMEOUT_S
+        ).invoke(FunctionName=function, InvocationType="RequestResponse", Payload=json.dumps(event))
+    except ClientError as exc:
+        err = exc.response.get("Error", {})
+        return InvokeOutcome(None, service_error=f"{err.get('Code')}: {err.get('Message')}")
+    except EndpointConnectionError as exc:
+        return InvokeOutcome(None, service_error=f"EndpointConnectionError: {exc}")
+    raw = response["Payload"].read()
+    try:
+        payload = json.loads(raw) if raw else None
+    except ValueError:
+        payload = raw.decode(errors="replace")
+    return InvokeOutcome(payload, function_error=response.get("FunctionError"))

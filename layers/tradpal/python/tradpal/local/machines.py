@@ -3,7 +3,7 @@ creates them on AWS: one Lambda function per capability that provides tasks (the
 ``sfn_tasks``), each state machine from its ASL file with the placeholders filled the way
 ``cdk/orchestration.py`` fills them, in the local form moto runs
 (:func:`tradpal.platform.asl.local_definition`). Invocations run the capabilities' real
-handlers in this process through :class:`~tradpal.platform.local_lambda.LocalLambda`.
+handlers in this process through :class:`~tradpal.local.lambdas.LocalLambda`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import importlib
 import io
 import zipfile
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
+from tradpal.local.lambdas import Handler, LocalLambda
 from tradpal.platform.asl import (
     NUMBER_PLACEHOLDERS,
     TASK_PLACEHOLDERS,
@@ -22,10 +22,9 @@ from tradpal.platform.asl import (
     local_definition,
     render_definition,
 )
+from tradpal.platform.aws import client
 from tradpal.platform.catalog import CATALOG
-from tradpal.platform.clients import client
 from tradpal.platform.environment import PlatformEnv
-from tradpal.platform.local_lambda import Handler, LocalLambda
 
 ROLE_NAME = "tradpal-local-states"
 
@@ -67,7 +66,7 @@ def deploy_state_machines(
 ) -> PlatformEnv:
     """Create the task functions and both state machines in moto; register each function's
     handler with ``local`` (``handlers[capability]``, default :func:`handler_of`). Returns
-    ``env`` with ``state_machine_arns`` set (existing functions and machines are reused)."""
+    ``env`` with the state machines' ARNs set (existing functions and machines are reused)."""
     lam, sfn = client("lambda"), client("stepfunctions")
     role = _role()
     tasks = CATALOG.tasks()  # "backtest.run" -> capability
@@ -105,4 +104,4 @@ def deploy_state_machines(
             machines[machine] = sfn.create_state_machine(name=name, definition=text, roleArn=role)[
                 "stateMachineArn"
             ]
-    return replace(env, state_machine_arns={**env.state_machine_arns, **machines})
+    return env.with_resources(**{f"{m}_state_machine": arn for m, arn in machines.items()})

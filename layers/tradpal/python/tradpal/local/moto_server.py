@@ -2,7 +2,7 @@
 
 Server mode (not ``mock_aws``) because pyarrow's S3 client, which the market data store uses,
 speaks real HTTP; in-process because Lambda invocations (Step Functions tasks included) are
-dispatched to the handlers by patching moto's Lambda backend (:mod:`tradpal.platform.local_lambda`),
+dispatched to the handlers by patching moto's Lambda backend (:mod:`tradpal.local.lambdas`),
 which only works when moto runs in the same process.
 """
 

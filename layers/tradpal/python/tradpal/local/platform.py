@@ -5,7 +5,7 @@
 * moto in server mode (S3, DynamoDB, EventBridge, Kinesis, SQS, Secrets Manager, Step
   Functions with real execution) and the platform's resources (:mod:`tradpal.local.resources`);
 * one Lambda function per capability, each invocation dispatched in-process to the real
-  handler in ``functions/<capability>/handler.py`` (:mod:`tradpal.platform.local_lambda`);
+  handler in ``functions/<capability>/handler.py`` (:mod:`tradpal.local.lambdas`);
 * both state machines from ``state_machines/`` (:mod:`tradpal.local.machines`);
 * the event rules of the catalog on the bus, with their retry policies and dead-letter
   queues, delivered to the functions (:mod:`tradpal.local.events`); the asynchronous
@@ -30,7 +30,6 @@ was killed, or when the drain ran out of time (a warning names what was left).
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import os
@@ -46,12 +45,13 @@ from typing import Any
 
 from tradpal.errors import ConfigError
 from tradpal.files import create_file
+from tradpal.local.lambdas import LocalLambda
 from tradpal.local.moto_server import ACCOUNT_ID, REGION, MotoServer
 from tradpal.local.resources import local_env, provision
+from tradpal.platform.aws import client, reset_clients
 from tradpal.platform.catalog import CATALOG, Capability, Catalog
-from tradpal.platform.clients import client, reset_clients
-from tradpal.platform.environment import platform_env
-from tradpal.platform.local_lambda import LocalLambda
+from tradpal.platform.environment import platform_env, scoped_env, with_env
+from tradpal.platform.http import error_result
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,9 @@ class LocalPlatform:
         # this start has just written them, maybe differently from a platform before it.
         clear_config_cache()
         snapshot_dir = self.state_dir / SNAPSHOT_DIR
-        buckets = (self.env.market_data_bucket, self.env.results_bucket)
-        tables = (self.env.runs_table, self.env.catalog_table, self.env.idempotency_table)
+        topology = self.catalog.topology
+        buckets = [self.env.require(b.key) for b in topology.buckets]
+        tables = [self.env.require(t.key) for t in topology.tables]
         restored = restore(snapshot_dir, buckets=buckets, tables=tables)
         self.aborted = self._abort_interrupted_runs() if restored else []
 
@@ -319,7 +320,8 @@ class LocalPlatform:
                 MemorySize=cap.memory_mb,
                 Environment={"Variables": dict(cap.environment)},
             )["FunctionArn"]
-        self.local.register(name, handler)
+        # Only the resources the capability is granted, as its environment on AWS.
+        self.local.register(name, with_env(handler, self.env.granted(cap)))
         return arn
 
     def _function_arn(self, capability: str) -> str:
@@ -335,7 +337,9 @@ class LocalPlatform:
                 continue
             dlq = self.queues[f"{cap.name}_async_dlq"] = _queue(f"{prefix}-{cap.name}-async-dlq")
             self.delivery.set_async_config(
-                self.function_name(cap.name), retries=2, on_failure_queue_url=dlq
+                self.function_name(cap.name),
+                retries=self.catalog.topology.delivery.async_retries,
+                on_failure_queue_url=dlq,
             )
             for i, rule in enumerate(cap.consumes):
                 name = f"{prefix}-{cap.name}-{i}"
@@ -354,11 +358,15 @@ class LocalPlatform:
     def _target(
         self, cap: Capability, dlq_arn: str, input: Mapping[str, Any] | None = None
     ) -> dict[str, Any]:
+        delivery = self.catalog.topology.delivery
         target: dict[str, Any] = {
             "Id": cap.name,
             "Arn": self._function_arn(cap.name),
             "DeadLetterConfig": {"Arn": dlq_arn},
-            "RetryPolicy": {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 7200},
+            "RetryPolicy": {
+                "MaximumRetryAttempts": delivery.target_retries,
+                "MaximumEventAgeInSeconds": delivery.target_max_age_s,
+            },
         }
         if input is not None:
             target["Input"] = json.dumps(dict(input))
@@ -367,7 +375,6 @@ class LocalPlatform:
     def _wire_streams(self, stack: ExitStack) -> None:
         from tradpal.local.streams import StreamPoller
 
-        streams = {"market_data": self.env.market_stream}
         for cap in self.catalog:
             for consumer in cap.streams:
                 dlq = self.queues[f"{cap.name}_stream_dlq"] = _queue(
@@ -378,7 +385,7 @@ class LocalPlatform:
                 checkpoint.unlink(missing_ok=True)
                 poller = StreamPoller(
                     self.function_name(cap.name),
-                    streams[consumer.stream],
+                    self.env.require(f"{consumer.stream}_stream"),
                     # Locally nothing is gained by waiting to fill a batch.
                     replace(consumer, max_batching_window_s=0),
                     on_failure_queue_url=dlq,
@@ -471,25 +478,27 @@ class LocalPlatform:
             )
 
     def ingest_sample(self) -> dict[str, Any] | None:
-        """Ingest the offline sample through the data capability (store, catalog, stream,
-        ``market_data_update``), unless the catalog already has datasets."""
+        """Ingest the offline sample as the data capability does (store, datasets table,
+        stream, ``market_data_update``), unless datasets are stored already."""
         import pandas as pd
 
+        from tradpal.ingest.datasets_table import DatasetsTable
+        from tradpal.ingest.pipeline import ingest
         from tradpal.timeframes import parse_timeframe
 
-        data = importlib.import_module("functions.data.handler")
-        if client("dynamodb").scan(TableName=self.env.catalog_table, Limit=1).get("Items"):
-            return None
-        tf = parse_timeframe(SAMPLE["timeframe"])
-        end = pd.Timestamp(tf.floor_ns(time.time_ns()), tz="UTC")
-        start = end - SAMPLE["bars"] * pd.Timedelta(seconds=tf.seconds)
-        # Seeded and labelled synthetic; the same source spec the CLI's sample uses.
-        done = data.ingest(SAMPLE["symbol"], tf.name, start, end, source="synthetic:seed=42")
+        with scoped_env(self.env.granted(self.catalog.get("data"))):
+            if not DatasetsTable().is_empty():
+                return None
+            tf = parse_timeframe(SAMPLE["timeframe"])
+            end = pd.Timestamp(tf.floor_ns(time.time_ns()), tz="UTC")
+            start = end - SAMPLE["bars"] * pd.Timedelta(seconds=tf.seconds)
+            # Seeded and labelled synthetic; the same source spec the CLI's sample uses.
+            done = ingest(SAMPLE["symbol"], tf.name, start, end, source="synthetic:seed=42")
         log.info("stored the offline sample %s %s", SAMPLE["symbol"], tf.name)
         return done.model_dump(mode="json")
 
     def _abort_interrupted_runs(self) -> list[str]:
-        from tradpal.platform.runs import RunStore
+        from tradpal.runs.store import RunStore
 
         runs = RunStore(self.env.runs_table)
         aborted = []
@@ -521,7 +530,7 @@ class LocalPlatform:
         try:
             self._require_admin(event)
         except AuthError as exc:
-            return _error(exc.status, exc.code, str(exc))
+            return error_result(exc.status, exc.code, str(exc))
         return {
             "schedules": [
                 {
@@ -542,18 +551,18 @@ class LocalPlatform:
         try:
             self._require_admin(event)
         except AuthError as exc:
-            return _error(exc.status, exc.code, str(exc))
+            return error_result(exc.status, exc.code, str(exc))
         known = ", ".join(sorted(self._schedule_rules))
         try:
             body = json.loads(event.get("body") or "{}")
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            return _error(400, "invalid_json", 'send a JSON object: {"schedule": "<name>"}')
+            return error_result(400, "invalid_json", 'send a JSON object: {"schedule": "<name>"}')
         name, extra = body.get("schedule"), sorted(set(body) - {"schedule"})
         if extra:
             field = f"body.{extra[0]}"
-            return _error(
+            return error_result(
                 422,
                 "validation_error",
                 f"invalid request: {field}",
@@ -561,7 +570,7 @@ class LocalPlatform:
             )
         if not isinstance(name, str) or name not in self._schedule_rules:
             said = "missing" if name is None else f"{name!r} is not a schedule"
-            return _error(
+            return error_result(
                 422,
                 "validation_error",
                 f"invalid request: body.schedule ({said})",
@@ -584,11 +593,3 @@ def _metrics_cleared(handler: Any) -> Any:
             Metrics().clear_metrics()
 
     return run
-
-
-def _error(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps({"error": {"code": code, "message": message, "details": details}}),
-    }

@@ -30,8 +30,8 @@ from functools import lru_cache
 from typing import Any
 
 from tradpal.errors import ConfigError
-from tradpal.local._aws import invoke
 from tradpal.local.events import scheduled_event
+from tradpal.local.lambdas import invoke
 from tradpal.platform.catalog import Schedule
 
 log = logging.getLogger(__name__)

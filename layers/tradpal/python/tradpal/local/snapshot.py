@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from tradpal.errors import StoreError
-from tradpal.local._aws import client, write_json_atomic
+from tradpal.files import replace_json
+from tradpal.platform.aws import client
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +220,8 @@ def snapshot(
     Clients default to the local runtime's (AWS_ENDPOINT_URL). Returns what changed; the
     previous snapshot stays valid until the new manifest replaces it atomically."""
     directory = Path(directory)
-    s3 = s3_client or client("s3")
-    ddb = ddb_client or client("dynamodb")
+    s3 = s3_client or client("s3", retries=False)
+    ddb = ddb_client or client("dynamodb", retries=False)
     previous = load_manifest(directory) or {"buckets": {}, "tables": {}}
     counts = {"written": 0, "reused": 0}
     manifest: dict[str, Any] = {"version": VERSION, "buckets": {}, "tables": {}}
@@ -235,7 +236,7 @@ def snapshot(
     same = {k: v for k, v in previous.items() if k != "created"} == manifest
     if not same:
         manifest["created"] = datetime.now(UTC).isoformat()
-        write_json_atomic(directory / MANIFEST, manifest)  # the commit point
+        replace_json(directory / MANIFEST, manifest)  # the commit point
     # After the commit only: what an interrupted snapshot left behind goes now.
     _collect_garbage(directory, manifest)
     return SnapshotResult(not same, counts["written"], counts["reused"], items)
@@ -282,8 +283,8 @@ def restore(
     manifest = load_manifest(directory)
     if manifest is None:
         return RestoreResult(0, 0)
-    s3 = s3_client or client("s3")
-    ddb = ddb_client or client("dynamodb")
+    s3 = s3_client or client("s3", retries=False)
+    ddb = ddb_client or client("dynamodb", retries=False)
     wanted_buckets = manifest["buckets"] if buckets is None else list(buckets)
     wanted_tables = manifest["tables"] if tables is None else list(tables)
     objects = items = 0

@@ -40,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from tradpal.errors import ConfigError
-from tradpal.local._aws import client, invoke, region_name, write_json_atomic
+from tradpal.files import replace_json
+from tradpal.local.lambdas import invoke
+from tradpal.platform.aws import client, region_name
 from tradpal.platform.catalog import StreamConsumer
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,7 @@ def _iso(seconds: float) -> str:
 
 class StreamPoller:
     """Polls ``stream_name`` and invokes Lambda ``function_name`` (through moto's Lambda API,
-    where :class:`~tradpal.platform.local_lambda.LocalLambda` runs the handler) as the event
+    where :class:`~tradpal.local.lambdas.LocalLambda` runs the handler) as the event
     source mapping configured by ``consumer`` does.
 
     ``on_failure_queue_url``: the SQS queue for batches whose retries ran out.
@@ -156,7 +158,7 @@ class StreamPoller:
         if self.checkpoint_path is None:
             return
         shards = {s.shard_id: s.checkpoint for s in self._shards.values() if s.checkpoint}
-        write_json_atomic(
+        replace_json(
             self.checkpoint_path,
             {"version": 1, "stream": self.stream_name, "function": self.function_name}
             | {"shards": shards},
@@ -170,17 +172,19 @@ class StreamPoller:
 
     def _resolve(self) -> None:
         if self._stream_arn is None:
-            summary = client("kinesis", self.region).describe_stream_summary(
+            summary = client("kinesis", self.region, retries=False).describe_stream_summary(
                 StreamName=self.stream_name
             )
             self._stream_arn = summary["StreamDescriptionSummary"]["StreamARN"]
         if self._function_arn is None:
-            config = client("lambda", self.region).get_function(FunctionName=self.function_name)
+            config = client("lambda", self.region, retries=False).get_function(
+                FunctionName=self.function_name
+            )
             self._function_arn = config["Configuration"]["FunctionArn"]
             self._role_arn = config["Configuration"].get("Role", "")
 
     def _iterator(self, shard: _Shard) -> str:
-        kinesis = client("kinesis", self.region)
+        kinesis = client("kinesis", self.region, retries=False)
         args: dict[str, Any] = {"StreamName": self.stream_name, "ShardId": shard.shard_id}
         if shard.checkpoint:
             args |= {
@@ -193,7 +197,7 @@ class StreamPoller:
 
     def _fetch(self, shard: _Shard) -> int:
         """Read what the shard has into its buffer; the number of records read."""
-        kinesis = client("kinesis", self.region)
+        kinesis = client("kinesis", self.region, retries=False)
         got = 0
         if shard.closed:
             return 0
@@ -219,7 +223,7 @@ class StreamPoller:
         return got
 
     def _discover(self) -> list[_Shard]:
-        kinesis = client("kinesis", self.region)
+        kinesis = client("kinesis", self.region, retries=False)
         shards: list[str] = []
         args: dict[str, Any] = {"StreamName": self.stream_name}
         while True:
@@ -438,7 +442,7 @@ class StreamPoller:
             "errorMessage": error,
         }
         if self.on_failure_queue_url:
-            client("sqs", self.region).send_message(
+            client("sqs", self.region, retries=False).send_message(
                 QueueUrl=self.on_failure_queue_url, MessageBody=json.dumps(record)
             )
             self.stats.dead_lettered += len(records)

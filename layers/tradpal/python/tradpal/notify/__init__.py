@@ -3,7 +3,8 @@
 Pure core (:mod:`~tradpal.notify.format`, :mod:`~tradpal.notify.signing`,
 :mod:`~tradpal.notify.redact`) and adapters (:mod:`~tradpal.notify.channels` over HTTP,
 :mod:`~tradpal.notify.config` over Secrets Manager). The notifier function
-(``functions/notifier/handler.py``) joins them with idempotent delivery.
+(``functions/notifier/handler.py``) calls :func:`~tradpal.notify.delivery.notify`, which
+joins them with idempotent delivery.
 """
 
 from tradpal.notify.channels import Channel, Delivery, DeliveryError, WebhookChannel

@@ -137,7 +137,7 @@ def parse_config(value: str | bytes | Mapping[str, Any]) -> NotifierConfig:
 def _read_secret(secret_id: str) -> str:
     from botocore.exceptions import ClientError
 
-    from tradpal.platform.clients import client
+    from tradpal.platform.aws import client
 
     try:
         answer = client("secretsmanager").get_secret_value(SecretId=secret_id)

@@ -9,22 +9,19 @@ naming the rows (``body.candles.<row>``) and the rule, so a client can fix its d
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tradpal.errors import DataContractError
 from tradpal.platform.http import ApiError
-from tradpal.timeframes import TIMEFRAMES
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from tradpal.data.quality import QualityReport
 
-TimeframeName = Literal[tuple(TIMEFRAMES)]  # type: ignore[valid-type]
-"""A canonical timeframe name (an enum in the OpenAPI document)."""
 
 MAX_CANDLES = 40_000
 """Most candles one request may post: about 130 bytes of JSON each, so 40,000 stay under the
@@ -218,3 +215,25 @@ def time_text(ts: Any) -> str:
     import pandas as pd
 
     return pd.Timestamp(ts).tz_convert("UTC").isoformat()
+
+
+def request_frame(request: Any, *, field: str = "body") -> tuple[pd.DataFrame, QualitySummary]:
+    """The frame a candles request computes on and its quality: the posted ``candles``
+    (:func:`candles_frame`, under the request's ``policy``), else the stored ``symbol`` at
+    ``timeframe`` in ``[start, end)`` (:func:`stored_frame`)."""
+    from tradpal.data.quality import check_quality
+
+    if request.candles is not None:
+        frame, report = candles_frame(
+            request.candles,
+            symbol=request.symbol,
+            timeframe=request.timeframe,
+            policy=request.policy,
+            field=f"{field}.candles",
+        )
+    else:
+        frame = stored_frame(
+            request.symbol, request.timeframe, request.start, request.end, field=field
+        )
+        report = check_quality(frame, timeframe=request.timeframe)
+    return frame, quality_summary(report)

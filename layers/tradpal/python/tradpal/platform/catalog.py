@@ -22,6 +22,9 @@ Conventions:
   failures and publishing results are direct service integrations in the state machines, not
   tasks.
 - Memory in MB, timeouts in seconds, Lambda's limits (128..10240 MB, 1..900 s).
+- ``access`` grants resources of the topology (:mod:`tradpal.platform.topology`: buckets,
+  tables, streams, the bus, secrets, state machines) as ``"<resource key>:<mode>"``; a
+  function's environment names only what it is granted, on AWS and locally.
 
 Everything is JSON-able: :meth:`Catalog.to_dict` / :meth:`Catalog.from_dict` round-trip exactly.
 """
@@ -34,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tradpal.errors import ConfigError
+from tradpal.platform.topology import TOPOLOGY, Grant, Topology
 
 Scope = Literal["read", "trade", "admin"]
 Packaging = Literal["zip", "image"]
@@ -52,9 +56,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "ml_model_update",
     "backtest_complete",
 )
-# Kinesis streams of the platform, by logical name; the stacks name the real stream.
-STREAMS: tuple[str, ...] = ("market_data",)
-STATE_MACHINES: tuple[str, ...] = ("backtest", "discovery")
+STREAMS: tuple[str, ...] = tuple(s.name for s in TOPOLOGY.streams)
+"""Kinesis streams of the platform, by logical name (from the topology)."""
+STATE_MACHINES: tuple[str, ...] = tuple(m.name for m in TOPOLOGY.state_machines)
 
 
 def source_pattern(source: str = EVENT_SOURCE) -> list[dict[str, str]]:
@@ -220,10 +224,16 @@ class Capability:
     environment: Mapping[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
     sfn_tasks: tuple[str, ...] = ()
+    access: tuple[str, ...] = ()
+    """What the function may touch, as grants ``"<resource key>:<mode>"``
+    (:class:`~tradpal.platform.topology.Grant`); everything else is denied (least
+    privilege), on AWS by IAM and locally by leaving it out of the function's environment."""
 
     def __post_init__(self) -> None:
-        for name in ("routes", "consumes", "streams", "schedules", "sfn_tasks"):
+        for name in ("routes", "consumes", "streams", "schedules", "sfn_tasks", "access"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        for grant in self.grants:
+            TOPOLOGY.check_grant(grant, self.name)
         object.__setattr__(self, "environment", dict(self.environment))
         if not _NAME.match(self.name):
             _fail(f"capability name {self.name!r} is invalid", "use lowercase snake_case")
@@ -263,6 +273,23 @@ class Capability:
         return f"functions.{self.name}.handler.handler"
 
     @property
+    def grants(self) -> tuple[Grant, ...]:
+        """:attr:`access` parsed."""
+        return tuple(Grant.parse(g) for g in self.access)
+
+    def resource_keys(self, topology: Topology = TOPOLOGY) -> tuple[str, ...]:
+        """Keys of the resources the function is granted (every one for ``*:describe``),
+        in topology order: what its environment names."""
+        if any(g.describes_all for g in self.grants):
+            return topology.keys
+        granted = {g.resource for g in self.grants}
+        return tuple(k for k in topology.keys if k in granted)
+
+    def mode(self, key: str) -> str | None:
+        """The mode the function is granted on resource ``key``, or None."""
+        return next((g.mode for g in self.grants if g.resource == key), None)
+
+    @property
     def is_async(self) -> bool:
         """True when EventBridge (rules or schedules) invokes it asynchronously."""
         return bool(self.consumes or self.schedules)
@@ -291,6 +318,7 @@ class Catalog:
     """The capabilities of the platform, validated as a whole (unique names, routes, tasks)."""
 
     capabilities: tuple[Capability, ...]
+    topology: Topology = TOPOLOGY
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "capabilities", tuple(self.capabilities))
@@ -365,6 +393,8 @@ CATALOG = Catalog(
             ),
             memory_mb=256,
             timeout_s=5,
+            # whether each resource is there (list, describe); no data
+            access=("*:describe",),
         ),
         Capability(
             name="indicators",
@@ -375,6 +405,7 @@ CATALOG = Catalog(
             ),
             memory_mb=1024,
             timeout_s=29,
+            access=("market_data_bucket:r", "datasets_table:r", "results_bucket:rw"),
         ),
         Capability(
             name="signals",
@@ -383,10 +414,17 @@ CATALOG = Catalog(
             streams=(StreamConsumer("market_data", batch_size=100, max_batching_window_s=5),),
             memory_mb=1024,
             timeout_s=60,
+            access=(
+                "market_data_bucket:r",
+                "datasets_table:r",
+                "market_data_stream:r",
+                "idempotency_table:rw",
+                "event_bus:publish",
+            ),
         ),
         Capability(
             name="data",
-            description="Candle ingest from exchanges into the store, and the data catalog",
+            description="Candle ingest from exchanges into the store, and the stored datasets",
             routes=(
                 Route("GET", "/v1/data", ("read",), _READ),
                 Route("POST", "/v1/data/ingest", ("admin",), _ADMIN),
@@ -397,6 +435,12 @@ CATALOG = Catalog(
             # One ingest at a time: exchanges rate-limit per API key and parallel appends to a
             # dataset would only contend.
             reserved_concurrency=2,
+            access=(
+                "market_data_bucket:rw",
+                "datasets_table:rw",
+                "market_data_stream:w",
+                "event_bus:publish",
+            ),
         ),
         Capability(
             name="backtests",
@@ -415,6 +459,15 @@ CATALOG = Catalog(
             memory_mb=3008,
             timeout_s=900,
             packaging="image",
+            access=(
+                "market_data_bucket:r",
+                "datasets_table:r",
+                "results_bucket:rw",
+                "runs_table:rw",
+                "idempotency_table:rw",
+                "event_bus:publish",
+                "backtest_state_machine:run",
+            ),
         ),
         Capability(
             name="discovery",
@@ -430,6 +483,15 @@ CATALOG = Catalog(
             ),
             memory_mb=2048,
             timeout_s=900,
+            access=(
+                "market_data_bucket:r",
+                "datasets_table:r",
+                "results_bucket:rw",
+                "runs_table:rw",
+                "idempotency_table:rw",
+                "event_bus:publish",
+                "discovery_state_machine:run",
+            ),
         ),
         Capability(
             name="discovery_evaluate",
@@ -438,6 +500,7 @@ CATALOG = Catalog(
             memory_mb=3008,
             timeout_s=900,
             packaging="image",
+            access=("market_data_bucket:r", "datasets_table:r", "results_bucket:rw"),
         ),
         Capability(
             name="notifier",
@@ -454,6 +517,7 @@ CATALOG = Catalog(
             ),
             memory_mb=256,
             timeout_s=30,
+            access=("idempotency_table:rw", "notifier_secret:r"),
         ),
     )
 )

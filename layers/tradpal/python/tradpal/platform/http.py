@@ -31,7 +31,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import BaseModel, Field
 
-from tradpal.errors import TradPalError
+from tradpal.errors import FieldError, TradPalError
+from tradpal.fields import hint_of, message_of
 from tradpal.serialize import dumps
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,17 @@ def error_body(
     return {"error": {"code": code, "message": message, "details": details}}
 
 
+def error_result(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """An error in the one shape as a Lambda proxy result (for answers made outside a
+    resolver: a body refused before routing, the local platform's own routes)."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": dumps(error_body(code, message, details), indent=None),
+        "isBase64Encoded": False,
+    }
+
+
 def json_response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> Response:
     """A JSON response; ``body`` goes through :func:`tradpal.serialize.dumps` (strict JSON:
     NaN and infinities become null, timestamps ISO 8601)."""
@@ -93,17 +105,22 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 
 def validation_details(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """pydantic/Powertools validation errors as ``[{"field": "body.strategy", "message"}]``."""
+    """pydantic/Powertools validation errors as ``[{"field": "body.strategy", "message",
+    "type"}]``, with the ``hint`` of a field the library refused
+    (:func:`tradpal.fields.refusal`) or a hint for pydantic's usual errors."""
     out = []
     for err in errors:
         loc = [str(p) for p in err.get("loc", ())]
-        out.append(
-            {
-                "field": ".".join(loc) or "body",
-                "message": str(err.get("msg", "invalid")),
-                "type": str(err.get("type", "value_error")),
-            }
-        )
+        message = message_of(err)
+        detail = {
+            "field": ".".join(loc) or "body",
+            "message": message,
+            "type": str(err.get("type", "value_error")),
+        }
+        hint = hint_of(err)
+        if hint:
+            detail["hint"] = hint
+        out.append(detail)
     return out
 
 
@@ -150,15 +167,6 @@ def _json_problem(raw: Any, base64_encoded: bool) -> str | None:
     return None
 
 
-def _raw_error(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": dumps(body, indent=None),
-        "isBase64Encoded": False,
-    }
-
-
 def _checked_body(event: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Mapping[str, Any]]:
     """(refusal, event): 415 for a body that is not JSON by its Content-Type, 400 for one that
     is not strict JSON (unparsable, NaN or Infinity, too deep, not UTF-8), else None and the
@@ -170,18 +178,16 @@ def _checked_body(event: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Mapp
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     ctype = str(headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype and not _is_json_type(ctype):
-        return _raw_error(
+        return error_result(
             415,
-            error_body(
-                "unsupported_media_type",
-                f"the request body must be JSON, not {ctype}",
-                {"hint": "send Content-Type: application/json"},
-            ),
+            "unsupported_media_type",
+            f"the request body must be JSON, not {ctype}",
+            {"hint": "send Content-Type: application/json"},
         ), event
     problem = _json_problem(raw, bool(event.get("isBase64Encoded")))
     if problem is not None:
-        return _raw_error(
-            400, error_body("invalid_json", problem, {"hint": "send a JSON object as the body"})
+        return error_result(
+            400, "invalid_json", problem, {"hint": "send a JSON object as the body"}
         ), event
     if ctype and not str(headers["content-type"]).strip().startswith(JSON_TYPES[0]):
         event = {**event, "headers": {**headers, "content-type": JSON_TYPES[0]}}
@@ -223,6 +229,8 @@ def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
 
     @app.exception_handler(TradPalError)
     def _refused(exc: TradPalError) -> Response:
+        if isinstance(exc, FieldError):
+            return error_response(400, "bad_request", exc.message, exc.details())
         details = {"hint": exc.hint} if getattr(exc, "hint", None) else None
         return error_response(400, "bad_request", exc.message, details)
 
@@ -268,15 +276,46 @@ def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
     return app
 
 
-def field_error(field: str, message: str, hint: str) -> ApiError:
-    """A 400 ``bad_request`` naming ``field`` (details ``[{"field", "message", "hint"}]``, the
-    shape :class:`~tradpal.platform.backtest_runs.RequestError` gives)."""
-    detail = {"field": field, "message": message, "hint": hint}
-    return ApiError(400, "bad_request", f"{field}: {message}", [detail])
-
-
 def not_found(what: str, hint: str | None = None) -> ApiError:
     """An :class:`ApiError` for a missing resource (``raise not_found("backtest run x")``)."""
     return ApiError(
         int(HTTPStatus.NOT_FOUND), "not_found", f"no {what}", {"hint": hint} if hint else None
     )
+
+
+ERROR_TEXTS: Mapping[int, str] = {
+    400: "refused by the library (message and hint say why; details name the field)",
+    404: "no such resource",
+    409: "Idempotency-Key reused with another request",
+    422: "invalid request (details name the fields)",
+}
+"""What each error status of a route means, unless the route says more."""
+
+
+def responses(
+    model: type[BaseModel] | None,
+    errors: Mapping[int, str] | Sequence[int] = (),
+    *,
+    texts: Mapping[int, str] | None = None,
+    status: int = 200,
+    description: str | None = None,
+) -> dict[int, dict[str, Any]]:
+    """A route's OpenAPI ``responses=``: ``model`` at ``status`` (described by
+    ``description``, else the model's docstring) and the error shape at each status of
+    ``errors`` (a mapping to its text, or statuses described by ``texts``, else by
+    :data:`ERROR_TEXTS`). Powertools documents only the responses a route declares once it
+    declares any."""
+
+    def content(m: type[BaseModel]) -> dict[str, Any]:
+        return {"content": {"application/json": {"model": m}}}
+
+    if description is None:
+        description = (model.__doc__ or "").strip().split("\n")[0] if model else ""
+    out: dict[int, dict[str, Any]] = {
+        status: {"description": description, **(content(model) if model else {})}
+    }
+    said_by = {**ERROR_TEXTS, **(texts or {})}
+    described = errors if isinstance(errors, Mapping) else {c: said_by[c] for c in errors}
+    for code, said in described.items():
+        out[int(code)] = {"description": said, **content(ErrorResponse)}
+    return out

@@ -20,8 +20,8 @@ from typing import Any
 
 import pandas as pd
 
-from tradpal.errors import DataContractError
-from tradpal.platform.http import ApiError, field_error
+from tradpal.errors import DataContractError, FieldError
+from tradpal.platform.http import ApiError
 from tradpal.timeframes import Timeframe, parse_timeframe
 
 PLATFORM_SOURCES = ("store", "sample")
@@ -60,12 +60,12 @@ def require_stored_data(data: Mapping[str, Any], *, field: str = "body.data") ->
         return
     symbol = data.get("symbol")
     if not symbol:
-        raise field_error(f"{field}.symbol", "reading the store needs a symbol", 'e.g. "BTC/USDT"')
+        raise FieldError(f"{field}.symbol", "reading the store needs a symbol", 'e.g. "BTC/USDT"')
     tf = _timeframe(data.get("timeframe"), f"{field}.timeframe")
     start = _time(data.get("start"), f"{field}.start")
     end = _time(data.get("end"), f"{field}.end")
     if start is not None and end is not None and start >= end:
-        raise field_error(
+        raise FieldError(
             f"{field}.end",
             f"end {end.isoformat()} is not after start {start.isoformat()}",
             "give an end after start (end is exclusive)",
@@ -149,7 +149,7 @@ def _timeframe(value: Any, field: str) -> Timeframe:
     try:
         return parse_timeframe(value or "1h")
     except TradPalError as exc:
-        raise field_error(field, exc.message, exc.hint or "e.g. 1h") from None
+        raise FieldError(field, exc.message, exc.hint or "e.g. 1h") from None
 
 
 def _time(value: Any, field: str) -> pd.Timestamp | None:
@@ -161,7 +161,7 @@ def _time(value: Any, field: str) -> pd.Timestamp | None:
     try:
         return to_utc_timestamp(value, field.rpartition(".")[2])
     except TradPalError as exc:
-        raise field_error(field, exc.message, exc.hint or "give an ISO 8601 time") from None
+        raise FieldError(field, exc.message, exc.hint or "give an ISO 8601 time") from None
 
 
 def load_data(data: Mapping[str, Any]) -> pd.DataFrame:

@@ -3,11 +3,14 @@
 Logs are JSON with the capability as ``service`` and the correlation id of the request or
 event; metrics are CloudWatch EMF in the ``TradPal`` namespace with the capability as the
 ``service`` dimension; traces go to X-Ray where Lambda enables it (the local platform sets
-``POWERTOOLS_TRACE_DISABLED``).
+``POWERTOOLS_TRACE_DISABLED``). The library logs through standard-library loggers under
+``tradpal``; in Lambda they write the capability's JSON lines too (:func:`for_capability`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -17,17 +20,29 @@ METRICS_NAMESPACE = "TradPal"
 
 @dataclass(frozen=True)
 class Observability:
-    """The three Powertools utilities of one capability."""
+    """The three Powertools utilities of one capability (its ``name``)."""
 
+    name: str
     logger: Logger
     metrics: Metrics
     tracer: Tracer
 
 
 def for_capability(name: str) -> Observability:
-    """Logger, metrics and tracer for capability ``name`` (its ``service``)."""
+    """Logger, metrics and tracer for capability ``name`` (its ``service``).
+
+    In Lambda, the library's own loggers (``logging.getLogger("tradpal...")``) are given the
+    capability logger's JSON handler, so everything a function logs is structured alike;
+    elsewhere (the local platform, tests) they stay plain standard-library loggers."""
+    logger = Logger(service=name)
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+        logging.getLogger("tradpal")  # registered, so that its handler can be set
+        copy_config_to_registered_loggers(source_logger=logger, include={"tradpal"})
     return Observability(
-        logger=Logger(service=name),
+        name=name,
+        logger=logger,
         metrics=Metrics(namespace=METRICS_NAMESPACE, service=name),
         tracer=Tracer(service=name),
     )

@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 from tradpal.errors import StoreError
-from tradpal.platform.clients import client
+from tradpal.platform.aws import client
+from tradpal.platform.environment import platform_env
 from tradpal.serialize import to_jsonable
 
 INLINE_LIMIT_BYTES = 256 * 1024
@@ -19,10 +20,11 @@ PRESIGN_EXPIRES_S = 3600
 
 
 class ResultStore:
-    """JSON documents and files under keys of one bucket."""
+    """JSON documents and files under keys of one bucket; by default the function's results
+    bucket (``TRADPAL_RESULTS_BUCKET``)."""
 
-    def __init__(self, bucket: str) -> None:
-        self.bucket = bucket
+    def __init__(self, bucket: str | None = None) -> None:
+        self.bucket = bucket or platform_env().require("results_bucket")
 
     @property
     def _s3(self) -> Any:

@@ -4,7 +4,8 @@ For every request, in API Gateway's order:
 
 1. CORS preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) is
    answered by the gateway itself when ``cors_origins`` are configured, without auth.
-2. Bodies over 10 MB (API Gateway's payload limit): 413, before the body is read.
+2. Bodies over 6 MB (:data:`~tradpal.local.gateway.payload.MAX_BODY_BYTES`, the most a Lambda
+   invocation takes; API Gateway itself takes 10 MB): 413, before the body is read.
 3. The route is matched from the catalog (path parameters like ``/v1/backtests/{id}``); no
    route for the method and path: 404. The gateway's own routes (``/.well-known/jwks.json``,
    ``/.well-known/openid-configuration`` and ``extra_routes``) are public and unthrottled.
@@ -13,7 +14,7 @@ For every request, in API Gateway's order:
 5. Routes that are not ``public``: the bearer token is verified as the deployed JWT
    authorizer does (:mod:`tradpal.auth.jwt`): 401 for no or a bad token, 403 without one of
    the route's scopes. The handler is not invoked.
-6. The HTTP API v2 event (:func:`tradpal.local.apigw.build_event`) goes to
+6. The HTTP API v2 event (:func:`tradpal.local.gateway.payload.build_event`) goes to
    ``invoke(capability, event)``; its result becomes the response. An exception or a
    malformed result: 500.
 
@@ -32,6 +33,7 @@ strings or bodies, so no token reaches a log.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import threading
@@ -44,21 +46,19 @@ from urllib.parse import urlsplit
 from tradpal.auth.issuer import openid_configuration
 from tradpal.auth.jwt import AuthError, AuthorizerConfig, authorize, bearer_token, verify_token
 from tradpal.auth.jwt import token_scopes as _token_scopes
-from tradpal.local.apigw import (
+from tradpal.local.gateway.payload import (
     MAX_BODY_BYTES,
     HttpRequest,
     HttpResponse,
     LambdaResponseError,
-    RouteMatch,
-    RouteTable,
-    TokenBucket,
     build_event,
-    error_body,
     lambda_response,
     new_request_id,
-    retry_after,
 )
+from tradpal.local.gateway.routes import RouteMatch, RouteTable
+from tradpal.local.gateway.throttle import TokenBucket, retry_after
 from tradpal.platform.catalog import Catalog
+from tradpal.platform.http import error_body
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 ExtraRoute = Callable[[dict[str, Any]], Any]
@@ -73,7 +73,7 @@ class _Refusal(Exception):
 
     def __init__(self, status: int, code: str, message: str, headers: tuple = ()) -> None:
         super().__init__(message)
-        self.response = HttpResponse(status, (_JSON, *headers), error_body(code, message))
+        self.response = HttpResponse(status, (_JSON, *headers), _error_json(code, message))
 
 
 class LocalGateway:
@@ -406,7 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         text = message or self.responses.get(code, ("error",))[0]
         codes = {400: "bad_request", 414: "uri_too_long", 501: "not_implemented"}
-        body = error_body(codes.get(code, "bad_request"), text)
+        body = _error_json(codes.get(code, "bad_request"), text)
         with contextlib.suppress(OSError):  # the client went away
             self._write(code, (_JSON,), body, new_request_id())
 
@@ -425,3 +425,7 @@ def _preflight(allowed: bool) -> HttpResponse:
         ("access-control-max-age", "3600"),
     )
     return HttpResponse(204, headers if allowed else (), b"")
+
+
+def _error_json(code: str, message: str) -> bytes:
+    return json.dumps(error_body(code, message)).encode()

@@ -26,9 +26,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from tradpal.errors import DiscoveryError, TradPalError
-from tradpal.platform.environment import platform_env
 from tradpal.platform.results import ResultStore
-from tradpal.platform.runs import RunStore
+from tradpal.runs.store import RunRecord, RunStore
 
 PREFIX = "discovery"
 BEST_FIELDS = ("id", "params", "values", "deflated_sharpe")
@@ -43,10 +42,6 @@ def final_key(run_id: str) -> str:
     return f"{PREFIX}/{run_id}/final.json"
 
 
-def _results() -> ResultStore:
-    return ResultStore(platform_env().require("results_bucket"))
-
-
 def data_frame(data: Mapping[str, Any]) -> Any:
     """The frame of a discovery's data reference: ``store`` from the platform's market
     store; other sources as the library loads a batch's data (a sample must pin its end)."""
@@ -58,7 +53,7 @@ def data_frame(data: Mapping[str, Any]) -> Any:
 
 def pointer(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
     """Store ``state`` (and its pending candidates) and return the pointer to it."""
-    results = _results()
+    results = ResultStore()
     g = int(state["generation"])
     base = f"{PREFIX}/{run_id}"
     results.put_json(state_key(run_id), state)
@@ -114,7 +109,7 @@ def evaluate(run_id: str | None, event: Mapping[str, Any]) -> dict[str, Any]:
         error = {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
         result = {"batch_id": batch_id, "generation": ctx["generation"], "results": []}
         result["error"] = error
-    _results().put_json(key, result)
+    ResultStore().put_json(key, result)
     return {"batch_id": batch_id, "key": key}
 
 
@@ -124,7 +119,7 @@ def reduce(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
     without a result (a batch that crashed) fail it saying so."""
     from tradpal.discovery import reduce as reduce_search
 
-    results = _results()
+    results = ResultStore()
     stored = results.get_json(state["state_key"])
     batches = [results.get_json(key) for key in results.list_keys(state["results_prefix"])]
     failed = sorted((b for b in batches if b.get("error")), key=lambda b: str(b.get("batch_id")))
@@ -155,7 +150,7 @@ def validate_best(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
     is SUCCEEDED with that key; the pointer gets ``best`` (:data:`BEST_FIELDS`)."""
     from tradpal.discovery.runner import finalize
 
-    results = _results()
+    results = ResultStore()
     stored = results.get_json(state["state_key"])
     frame = data_frame(stored["request"]["data"])
     final = finalize(stored, frame=frame)
@@ -163,9 +158,7 @@ def validate_best(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
     results.put_json(key, final)
     best = final.get("best")
     summary = None if best is None else {k: best.get(k) for k in BEST_FIELDS}
-    RunStore(platform_env().require("runs_table")).update(
-        run_id, status="SUCCEEDED", kind="discovery", result_key=key
-    )
+    RunStore().update(run_id, status="SUCCEEDED", kind="discovery", result_key=key)
     return {**state, "state_key": key, "best": summary}
 
 
@@ -173,56 +166,18 @@ TOP_RANKED = 10
 """How many ranked candidates a finished run's view shows (all are in final.json)."""
 
 
-def check_request(request: Mapping[str, Any]) -> dict[str, Any]:
-    """``request`` as the library validates it (:func:`tradpal.discovery.validate_request`,
-    the strategy's search space, a grid's size), its data a platform source with ``end``
-    pinned; a :class:`~tradpal.platform.backtest_runs.RequestError` naming the field
-    otherwise (``body.population``). Size and seed fields the method does not use are
-    refused (:func:`tradpal.discovery.state.unused_fields`), not silently ignored."""
-    from tradpal.discovery import SearchSpace, validate_request
-    from tradpal.discovery.state import RequestFieldError, grid_points, unused_fields
-    from tradpal.platform.backtest_runs import RequestError
-    from tradpal.platform.market_data import PLATFORM_SOURCES, pin_end
-
-    data = dict(request.get("data") or {"source": "store"})
-    data.setdefault("source", "store")
-    if data["source"] not in PLATFORM_SOURCES:
-        raise RequestError(
-            "body.data.source",
-            f"source {data['source']!r} is not available here",
-            f"use one of {', '.join(PLATFORM_SOURCES)}",
-        )
-    if data["source"] == "store" and not data.get("symbol"):
-        raise RequestError(
-            "body.data.symbol", "reading the store needs a symbol", 'e.g. "BTC/USDT"'
-        )
-    unused = unused_fields(request)
-    if unused:
-        field, reason = unused[0]
-        raise RequestError(f"body.{field}", reason, f"leave {field} out, or change the method")
-    try:
-        checked = validate_request({**request, "data": pin_end(data)})
-        space = SearchSpace.for_strategy(checked["strategy"], risk=checked["risk"])
-        if checked["method"] == "grid":  # refused now, not when the run plans it
-            grid_points(space, checked["n_candidates"])
-    except RequestFieldError as exc:
-        message = exc.message.removeprefix(f"{exc.field}: ")
-        raise RequestError(f"body.{exc.field}", message, exc.hint) from None
-    except TradPalError as exc:  # the strategy or its space
-        raise RequestError("body.strategy", exc.message, exc.hint) from None
-    return checked
-
-
 def _view_of_best(best: Mapping[str, Any] | None) -> dict[str, Any] | None:
     # oos_equity is a curve of every held-out bar: in final.json, not in the view
     return None if best is None else {k: v for k, v in best.items() if k != "oos_equity"}
 
 
-def progress_view(run_id: str, result_key: str | None = None) -> dict[str, Any]:
-    """``progress`` and ``best`` of a run from its state in S3 and, once finished
-    (``result_key``: final.json), ``result`` (evaluated, pareto, the top ranked)."""
-    results = _results()
-    key = result_key or state_key(run_id)
+def progress_view(record: RunRecord, links: dict[str, str]) -> dict[str, Any]:
+    """``progress`` and ``best`` of a run from its state in S3 and, once it SUCCEEDED
+    (final.json), ``result`` (evaluated, pareto, the top ranked) and ``links`` with a
+    pre-signed URL of final.json."""
+    results = ResultStore()
+    done = record.status == "SUCCEEDED" and bool(record.result_key)
+    key = record.result_key if done else state_key(record.run_id)
     if not results.exists(key):
         return {"progress": None, "best": None, "result": None}
     state = results.get_json(key)
@@ -233,18 +188,14 @@ def progress_view(run_id: str, result_key: str | None = None) -> dict[str, Any]:
         "summary": state.get("summary") or [],
     }
     out = {"progress": progress, "best": _view_of_best(state.get("best")), "result": None}
-    if result_key:
+    if done:
         out["result"] = {
             "evaluated": state.get("evaluated"),
             "pareto": state.get("pareto"),
             "top": [_view_of_best(e) for e in (state.get("ranked") or [])[:TOP_RANKED]],
         }
+        out["links"] = {**links, "final": results.presign(key)}
     return out
-
-
-def result_links(result_key: str) -> dict[str, str]:
-    """The pre-signed URL of a finished run's ``final.json``."""
-    return {"final": _results().presign(result_key)}
 
 
 TASKS = {"plan": plan, "reduce": reduce, "validate_best": validate_best}

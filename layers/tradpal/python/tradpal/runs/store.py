@@ -12,21 +12,18 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from tradpal.errors import ConfigError
-from tradpal.platform.clients import client
+from tradpal.platform.aws import client
+from tradpal.platform.environment import platform_env
+from tradpal.serialize import now_iso
 
 RunKind = Literal["backtest", "discovery"]
 RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
 STATUSES: tuple[str, ...] = ("RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
 RETENTION_DAYS = 90
-
-
-def now_iso() -> str:
-    """The current UTC time, ISO 8601 with milliseconds and ``Z``."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -86,10 +83,11 @@ def _record(item: dict[str, Any]) -> RunRecord:
 
 
 class RunStore:
-    """Runs in a DynamoDB table (partition key ``run_id``)."""
+    """Runs in a DynamoDB table (partition key ``run_id``); by default the function's runs
+    table (``TRADPAL_RUNS_TABLE``)."""
 
-    def __init__(self, table: str) -> None:
-        self.table = table
+    def __init__(self, table: str | None = None) -> None:
+        self.table = table or platform_env().require("runs_table")
 
     @property
     def _ddb(self) -> Any:

@@ -1,5 +1,6 @@
-"""Starting a backtest or discovery run: the run id, the RUNNING record, the execution, and
-the same answer for a repeated ``Idempotency-Key``.
+"""Running a backtest or discovery on the state machines: the run id, the RUNNING record
+written before the execution starts, and the record reconciled with an execution that ended
+without recording it.
 
 The run id is the Step Functions execution name. With an ``Idempotency-Key`` it is derived
 from the key (:func:`run_id_for`), so even past the idempotency record's expiry a repeat
@@ -11,17 +12,16 @@ the item to SUCCEEDED, and a later whole-item write would wipe that.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from tradpal.errors import TradPalError
-from tradpal.platform.clients import client
+from tradpal.platform.aws import client
 from tradpal.platform.environment import platform_env
-from tradpal.platform.runs import RunRecord, RunStore, now_iso
+from tradpal.runs.store import RunRecord, RunStore
+from tradpal.serialize import now_iso
 
 _KEY_NAMESPACE = uuid.UUID("6f1d3c52-8f0e-4d55-9a3e-3b1f9b0a7c21")
-IDEMPOTENCY_TTL_S = 24 * 3600
-"""How long a repeated Idempotency-Key gets the first answer back (the usual 24 hours)."""
 
 # Execution states that ended without the run item saying so (the Catch never ran).
 _ENDED = {"FAILED": "FAILED", "TIMED_OUT": "FAILED", "ABORTED": "ABORTED"}
@@ -49,7 +49,7 @@ def start_run(kind: str, machine: str, run_id: str, request: Mapping[str, Any]) 
     import json
 
     arn = platform_env().state_machine_arn(machine)
-    runs = RunStore(platform_env().require("runs_table"))
+    runs = RunStore()
     record = RunRecord(
         run_id=run_id,
         kind=kind,
@@ -71,48 +71,6 @@ def start_run(kind: str, machine: str, run_id: str, request: Mapping[str, Any]) 
         runs.update(run_id, status="FAILED", error=type(exc).__name__, cause=str(exc))
         raise
     return record
-
-
-def idempotent(
-    kind: str,
-    key: str | None,
-    body: Mapping[str, Any],
-    start: Callable[[], dict[str, Any]],
-    context: Any = None,
-) -> dict[str, Any]:
-    """``start()``'s answer, computed once per ``key``: a repeat with the same ``body`` gets
-    the stored answer without calling ``start``; with another body Powertools raises
-    ``IdempotencyValidationError`` (the API answers 409). No key: just ``start()``.
-
-    ``context`` (the Lambda context) bounds the in-progress record by the invocation's
-    remaining time, so a start cut off by a timeout can be retried at once, not only after
-    the record expires."""
-    if key is None:
-        return start()
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
-
-    persistence = DynamoDBPersistenceLayer(
-        table_name=platform_env().require("idempotency_table"), boto3_client=client("dynamodb")
-    )
-    config = IdempotencyConfig(
-        event_key_jmespath="[kind, key]",
-        payload_validation_jmespath="body",
-        expires_after_seconds=IDEMPOTENCY_TTL_S,
-    )
-    if context is not None:
-        config.register_lambda_context(context)
-
-    @idempotent_function(
-        data_keyword_argument="request", persistence_store=persistence, config=config
-    )
-    def start_once(request: dict[str, Any]) -> dict[str, Any]:
-        return start()
-
-    return start_once(request={"kind": kind, "key": key, "body": dict(body)})
 
 
 def reconcile(record: RunRecord) -> RunRecord:
