@@ -80,8 +80,9 @@ class OptimizeError(TradPalError, ValueError):
     """A sweep or walk-forward request cannot run as given (windows, objective, candidates)."""
 
 
-class DiscoveryError(TradPalError, ValueError):
-    """A discovery request, state or batch of results is unusable as given."""
+class DiscoveryError(OptimizeError):
+    """A discovery (a search at scale: a kind of optimisation) request, state or batch of
+    results is unusable as given."""
 
 
 class FieldError(TradPalError):

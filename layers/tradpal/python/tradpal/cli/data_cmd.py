@@ -74,7 +74,7 @@ def download(
     )
     if result.range:
         console.print(f"the store now holds {result.range[0]} .. {result.range[1]}")
-    _print_catalog([e for e in store.catalog() if e.symbol == result.symbol])
+    _print_datasets([e for e in store.datasets() if e.symbol == result.symbol])
 
 
 @app.command("import")
@@ -150,11 +150,11 @@ def import_file(
 def list_datasets() -> None:
     """List the stored datasets: ranges, rows, source and quality score."""
     store = _store()
-    entries = store.catalog()
+    entries = store.datasets()
     if not entries:
         console.print(f"the store at {store.uri} is empty; try `tradpal data sample`")
         return
-    _print_catalog(entries, title=f"datasets in {store.uri}")
+    _print_datasets(entries, title=f"datasets in {store.uri}")
 
 
 @app.command()
@@ -257,7 +257,7 @@ def _parse_mapping(text: str | None) -> dict[str, str] | None:
     return mapping
 
 
-def _print_catalog(entries, title: str | None = None) -> None:
+def _print_datasets(entries, title: str | None = None) -> None:
     rows = [
         (
             e.symbol + (" [SYNTHETIC]" if e.synthetic else ""),

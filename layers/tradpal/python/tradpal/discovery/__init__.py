@@ -14,16 +14,16 @@ from __future__ import annotations
 
 from tradpal.discovery.evaluate import evaluate
 from tradpal.discovery.methods import METHODS
-from tradpal.discovery.objectives import (
+from tradpal.discovery.runner import run_discovery
+from tradpal.discovery.search_space import RISK_PARAMS, SearchSpace
+from tradpal.discovery.state import MAX_BATCH_BYTES, batches, plan, reduce, validate_request
+from tradpal.optimize.objectives import (
     OBJECTIVES,
     composite_fitness,
     deflated_sharpe,
     objective_values,
     pareto_front,
 )
-from tradpal.discovery.runner import run_discovery
-from tradpal.discovery.search_space import RISK_PARAMS, SearchSpace
-from tradpal.discovery.state import MAX_BATCH_BYTES, batches, plan, reduce, validate_request
 
 __all__ = [
     "MAX_BATCH_BYTES",

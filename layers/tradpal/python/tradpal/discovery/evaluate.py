@@ -19,11 +19,11 @@ Scores are walk-forward: the search span is cut into ``folds`` consecutive windo
 and the engine's ATR/volatility warm up on the ``warmup`` bars before it (default
 ``L``; ``None`` in the request: all earlier bars) and never see a bar after it, since
 each fold's frame ends at the fold's last bar. An objective's score is the mean of its
-fold values (:func:`tradpal.discovery.objectives.objective_values` per fold, no trade
+fold values (:func:`tradpal.optimize.objectives.objective_values` per fold, no trade
 minimum), and the ``min_trades`` rule applies to the trades of all folds together: a
 candidate with fewer scores ``None`` for every objective (null: the objectives' NaN, never ranked).
 
-Work is shared as in sweeps: one :class:`tradpal.optimize.evaluate.Batch` (one
+Work is shared as in sweeps: one :class:`tradpal.optimize.span.SpanRunner` (one
 :class:`~tradpal.optimize.cache.IndicatorCache`, lines for all candidates prefetched
 with the many-periods kernels) per window (each fold, the search span, the holdout),
 for all the candidates of the batch.
@@ -50,13 +50,13 @@ from tradpal.backtest import Metrics
 from tradpal.backtest.runs import config_for
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
-from tradpal.discovery.objectives import objective_values
 from tradpal.discovery.request import EvaluateBatch, Validation
 from tradpal.discovery.search_space import SearchSpace
 from tradpal.errors import DiscoveryError, TradPalError
 from tradpal.fields import validated
 from tradpal.optimize import plan_windows
-from tradpal.optimize.evaluate import Batch
+from tradpal.optimize.objectives import objective_values
+from tradpal.optimize.span import SpanRunner
 from tradpal.strategies import get_strategy, resolve_params
 
 DEFAULT_HOLDOUT = 0.25
@@ -202,12 +202,12 @@ def evaluate(
     out = {"batch_id": work.batch_id, "generation": work.generation, "results": []}
     if not runs:
         return out
-    # A window's engine inputs (ATR, volatility) come from its Batch's config, so the
-    # Batch takes a candidate's config: all candidates share the ATR and volatility settings.
+    # A window's engine inputs (ATR, volatility) come from its SpanRunner's config, so the
+    # SpanRunner takes a candidate's config: all candidates share the ATR and volatility settings.
     batch_config = runs[0][1]
 
-    def window(lo: int, start: int, end: int) -> tuple[Batch, list[tuple[Any, Metrics]]]:
-        b = Batch(frame.iloc[lo:end], strategy, batch_config, start=start - lo, timeframe=tf)
+    def window(lo: int, start: int, end: int) -> tuple[SpanRunner, list[tuple[Any, Metrics]]]:
+        b = SpanRunner(frame.iloc[lo:end], strategy, batch_config, start=start - lo, timeframe=tf)
         b.prefetch([p for p, _ in runs])
         done = []
         for params, cfg in runs:
@@ -282,7 +282,9 @@ def holdout_equity(
     base = config_for(tf.name, **dict(request.get("config") or {}))
     run_params, cfg = _candidate_run(space, strategy, frame, base, params)
     lo, start = spans.holdout
-    sim = Batch(frame.iloc[lo:], strategy, cfg, start=start - lo, timeframe=tf).run(run_params, cfg)
+    sim = SpanRunner(frame.iloc[lo:], strategy, cfg, start=start - lo, timeframe=tf).run(
+        run_params, cfg
+    )
     times = frame.index[start:]
     return {"time": [t.isoformat() for t in times], "equity": [float(v) for v in sim.equity]}
 

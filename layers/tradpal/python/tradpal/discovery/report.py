@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from tradpal.discovery.objectives import pareto_front
 from tradpal.errors import DiscoveryError
 from tradpal.files import replace_file
+from tradpal.optimize.objectives import pareto_front
 from tradpal.reports.html import (
     METRIC_LABELS,
     figure_block,

@@ -110,7 +110,7 @@ class DiscoveryRequest(BaseModel):
     @field_validator("objectives")
     @classmethod
     def _known_objectives(cls, value: list[str]) -> list[str]:
-        from tradpal.discovery.objectives import check_objectives
+        from tradpal.optimize.objectives import check_objectives
 
         try:
             return check_objectives(value)

@@ -192,7 +192,7 @@ def finalize(state: Mapping[str, Any], *, frame: Any = None) -> dict:
     search-span Sharpe ratio (per bar) beats the best of ``evaluated`` trials whose
     Sharpe ratios vary as the evaluated candidates' do. ``frame``: the request's data
     already loaded (else the held-out equity loads it)."""
-    from tradpal.discovery.objectives import deflated_sharpe, pareto_front
+    from tradpal.optimize.objectives import deflated_sharpe, pareto_front
 
     out = dict(state)
     history = list(state.get("history") or [])

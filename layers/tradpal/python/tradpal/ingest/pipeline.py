@@ -116,7 +116,7 @@ def ingest(
         )  # fmt: skip
     marks = starting_marks(kept.marks if kept else None, before)
     data = store.read(symbol, tf)
-    listed = next(e for e in store.catalog() if e.symbol == symbol and e.timeframe == tf.name)
+    listed = next(e for e in store.datasets() if e.symbol == symbol and e.timeframe == tf.name)
     table.put(DatasetRecord.of(listed, check_quality(data, timeframe=tf), marks))
 
     plan = plan_outflow(data.index, marks)

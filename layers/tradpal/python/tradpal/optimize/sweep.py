@@ -1,7 +1,7 @@
 """Evaluate many parameter sets of one strategy on one frame, fast.
 
 :func:`sweep` runs each candidate through the engine's lean path with the work
-shared across candidates (see :mod:`tradpal.optimize.evaluate`): indicators are
+shared across candidates (see :mod:`tradpal.optimize.span`): indicators are
 computed once per batch with the many-periods kernels, the engine's ATR and
 volatility once per frame. Every row equals, bit for bit, the metrics of
 ``run_backtest(frame, strategy.generate(frame, params), config)``.
@@ -18,8 +18,8 @@ import pandas as pd
 from tradpal.backtest import BacktestConfig, Metrics
 from tradpal.backtest.runs import resolve_run
 from tradpal.errors import OptimizeError
-from tradpal.optimize.evaluate import Batch
 from tradpal.optimize.objectives import best_index, check_min_trades, check_objective, scores
+from tradpal.optimize.span import SpanRunner
 from tradpal.strategies import Strategy
 
 METRIC_COLUMNS = tuple(f.name for f in fields(Metrics))
@@ -82,7 +82,7 @@ def sweep(
     min_trades = check_min_trades(min_trades)
     todo = check_candidates(candidates)
     strategy, config = resolve_run(frame, strategy, config)
-    batch = Batch(frame, strategy, config)
+    batch = SpanRunner(frame, strategy, config)
     return results_table(batch.evaluate(todo), objective, min_trades)
 
 

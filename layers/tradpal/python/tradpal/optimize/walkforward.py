@@ -3,7 +3,7 @@
 For each window of a :func:`~tradpal.optimize.windows.plan_windows` plan:
 
 1. **In sample**: every candidate parameter set is backtested on the in-sample bars
-   (:class:`~tradpal.optimize.evaluate.Batch`) and the one with the best ``objective``
+   (:class:`~tradpal.optimize.span.SpanRunner`) and the one with the best ``objective``
    among those with at least ``min_trades`` trades wins (the first of equal scores).
    Candidates are the strategy's whole grid (``method="grid"``; more than
    ``n_candidates`` points is an error, not a silent cut) or ``n_candidates`` points
@@ -50,8 +50,8 @@ from tradpal.backtest.runs import resolve_run
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
 from tradpal.errors import OptimizeError
-from tradpal.optimize.evaluate import Batch
 from tradpal.optimize.objectives import best_index, check_min_trades, check_objective, scores
+from tradpal.optimize.span import SpanRunner
 from tradpal.optimize.stability import Stability, stability
 from tradpal.optimize.windows import (
     DEFAULT_IN_SAMPLE,
@@ -180,7 +180,7 @@ def candidates_for(
         raise OptimizeError(exc.message, hint=exc.hint) from None
 
 
-def _flat_metrics(batch: Batch, equity: float) -> Metrics:
+def _flat_metrics(batch: SpanRunner, equity: float) -> Metrics:
     c = batch.cache.column("close")[batch.start :]
     empty = np.empty(0, dtype=np.float64)
     return compute_metrics(
@@ -241,9 +241,9 @@ def walk_forward(
     except StrategyError as exc:
         raise OptimizeError(exc.message, hint=exc.hint) from None
 
-    def batch(start: int, end: int) -> Batch:
+    def batch(start: int, end: int) -> SpanRunner:
         lo = 0 if warmup is None else max(0, start - warmup)
-        return Batch(frame.iloc[lo:end], strategy, config, start=start - lo, timeframe=tf)
+        return SpanRunner(frame.iloc[lo:end], strategy, config, start=start - lo, timeframe=tf)
 
     equity = float(config.capital)
     results: list[WindowResult] = []

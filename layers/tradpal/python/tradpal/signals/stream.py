@@ -54,7 +54,7 @@ def history_bars(strategies: Sequence[Strategy], timeframe: Timeframe) -> int:
 
 
 @dataclass(frozen=True)
-class Batch:
+class CandleBatch:
     """The usable candles of one dataset's batch as a contract frame, when each arrived
     (epoch s, aligned with the frame), and the records set aside with their error."""
 
@@ -63,7 +63,9 @@ class Batch:
     failed: dict[str, Exception]
 
 
-def batch_frame(symbol: str, timeframe: Timeframe, records: Sequence[StreamedCandle]) -> Batch:
+def batch_frame(
+    symbol: str, timeframe: Timeframe, records: Sequence[StreamedCandle]
+) -> CandleBatch:
     """The batch's candles checked by the quality rules (module docstring). A rule that
     fails on more rows than it names cannot say which records are bad: the whole batch is
     refused with :class:`DataQualityError`."""
@@ -93,7 +95,7 @@ def batch_frame(symbol: str, timeframe: Timeframe, records: Sequence[StreamedCan
     }
     keep = np.array([i not in bad for i in range(len(recs))], dtype=bool)
     arrived = np.array([r.arrived for r in recs], dtype=np.float64)[keep]
-    return Batch(frame.iloc[np.flatnonzero(keep)], arrived, failed)
+    return CandleBatch(frame.iloc[np.flatnonzero(keep)], arrived, failed)
 
 
 def signal_id(symbol: str, timeframe: str, strategy: str, params: dict[str, Any], time: str) -> str:

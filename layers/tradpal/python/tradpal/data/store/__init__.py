@@ -4,8 +4,8 @@ See :class:`MarketStore` for the API and :mod:`tradpal.data.store.layout` for
 how files are laid out.
 """
 
-from tradpal.data.store.catalog import CatalogEntry
 from tradpal.data.store.layout import decode_symbol, encode_symbol, period_kind
+from tradpal.data.store.listing import StoredDataset
 from tradpal.data.store.market import (
     DEFAULT_CHUNK_BARS,
     MarketStore,
@@ -16,8 +16,8 @@ from tradpal.data.store.market import (
 
 __all__ = [
     "DEFAULT_CHUNK_BARS",
-    "CatalogEntry",
     "MarketStore",
+    "StoredDataset",
     "UpdateResult",
     "WriteResult",
     "decode_symbol",

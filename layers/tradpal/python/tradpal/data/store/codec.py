@@ -5,7 +5,7 @@ time) and ``open high low close volume`` (float64), sorted by time, and one
 schema metadata entry ``tradpal``: JSON with the :class:`MarketMeta`, the row
 count, first and last bar (epoch ns), the quality score of the file's rows
 and when it was written. The footer alone therefore describes the file, so the
-catalog can always be rebuilt from the data files.
+listing can always be rebuilt from the data files.
 """
 
 from __future__ import annotations

@@ -46,14 +46,6 @@ from tradpal.data.contract import (
 from tradpal.data.quality import Policy, QualityReport, check_quality, enforce_quality
 from tradpal.data.sources.base import OhlcvSource, ProgressCallback
 from tradpal.data.store import codec, files
-from tradpal.data.store.catalog import (
-    CatalogEntry,
-    decode_manifest,
-    encode_manifest,
-    entry_from_records,
-    latest,
-    merge_meta,
-)
 from tradpal.data.store.codec import FileRecord
 from tradpal.data.store.layout import (
     OHLCV_DIR,
@@ -64,6 +56,14 @@ from tradpal.data.store.layout import (
     period_keys,
     period_overlaps,
     period_sort_key,
+)
+from tradpal.data.store.listing import (
+    StoredDataset,
+    decode_manifest,
+    encode_manifest,
+    entry_from_records,
+    latest,
+    merge_meta,
 )
 from tradpal.data.store.plan import Span, ceil_to_bar, chunk_span, missing_spans
 from tradpal.errors import DataQualityError, SourceError, StoreError
@@ -241,7 +241,7 @@ class MarketStore:
 
         keys = period_keys(frame.index, tf)
         # Deleting the manifest first marks the dataset as being written: after a
-        # crash the catalog is rebuilt from the data files, never read stale.
+        # crash the listing is rebuilt from the data files, never read stale.
         with files.io_errors(f"cannot write {ds.label} to {self.uri}"):
             files.delete_quietly(self._fs, ds.manifest)
         written_at = time.time_ns()
@@ -342,12 +342,12 @@ class MarketStore:
         records = self._records(ds, present).values()
         return _ts(min(r.first for r in records)), _ts(max(r.last for r in records))
 
-    def catalog(self) -> list[CatalogEntry]:
+    def datasets(self) -> list[StoredDataset]:
         """Every stored dataset with its range, rows, source and quality score.
 
         Served from each dataset's manifest when it matches the data files,
         otherwise from the files' footers (after a crash or outside changes);
-        :meth:`rebuild_catalog` rewrites stale manifests.
+        :meth:`rebuild_listing` rewrites stale manifests.
         """
         entries = []
         for ds, present in self._datasets().items():
@@ -355,8 +355,8 @@ class MarketStore:
             entries.append(entry_from_records(ds.symbol, ds.timeframe.name, list(records.values())))
         return sorted(entries, key=lambda e: (e.symbol, TIMEFRAMES[e.timeframe].seconds))
 
-    def rebuild_catalog(self) -> list[CatalogEntry]:
-        """Rewrite every manifest from the data files' footers and return the catalog.
+    def rebuild_listing(self) -> list[StoredDataset]:
+        """Rewrite every manifest from the data files' footers and return the listing.
 
         A maintenance step for the (single) writer, for example after a crash;
         readers never write manifests.
@@ -364,7 +364,7 @@ class MarketStore:
         for ds, present in self._datasets().items():
             records = self._read_footers(ds, present)
             self._save_manifest(ds, records)
-        return self.catalog()
+        return self.datasets()
 
     # --- updating from a source ---------------------------------------------------------------
 

@@ -10,13 +10,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradpal.optimize import OBJECTIVES, OptimizeError, best_index, check_objective, scores
-from tradpal.optimize.objectives import check_min_trades
+from tradpal.optimize.objectives import METRIC_OBJECTIVES, check_min_trades
 from tradpal.optimize.stability import stability
 
 
 def test_objective_names():
-    assert set(OBJECTIVES) == {"sharpe", "sortino", "calmar", "total_return", "profit_factor"}
+    metrics = {"sharpe", "sortino", "calmar", "total_return", "profit_factor"}
+    assert set(METRIC_OBJECTIVES) == metrics and set(OBJECTIVES) == metrics | {"fitness"}
     assert check_objective("calmar") == "calmar"
+    # a sweep ranks a table of metrics: fitness (which needs the capital) is discovery's
+    with pytest.raises(OptimizeError, match="unknown objective 'fitness'"):
+        check_objective("fitness")
+    assert check_objective("fitness", OBJECTIVES) == "fitness"
     with pytest.raises(OptimizeError, match="unknown objective 'pnl'") as err:
         check_objective("pnl")
     assert "sharpe" in err.value.hint
@@ -34,9 +39,12 @@ def test_min_trades_makes_candidates_ineligible():
     assert best_index(s) == 2  # the best (5.0) had too few trades
 
 
-def test_best_is_first_of_ties_and_inf_wins_nan_never():
+def test_best_is_first_of_ties_and_values_not_finite_never_win():
     assert best_index([1.0, 2.0, 2.0, 0.5]) == 1
-    assert best_index([np.nan, 1.0, np.inf, 7.0]) == 2
+    # +inf (a profit factor without a losing trade) is no score: as in discovery's ranking
+    assert best_index([np.nan, 1.0, np.inf, 7.0]) == 3
+    assert best_index([np.inf, -np.inf]) is None
+    assert np.isnan(scores([np.inf, 2.0], [5, 5])[0])
     assert best_index([np.nan, np.nan]) is None
     assert best_index([]) is None
     assert best_index([-3.0, -1.0]) == 1  # negative scores still rank
@@ -46,7 +54,7 @@ def test_best_is_first_of_ties_and_inf_wins_nan_never():
 def test_best_index_matches_a_plain_loop(values):
     best, top = None, -math.inf
     for i, v in enumerate(values):
-        if not math.isnan(v) and (best is None or v > top):
+        if math.isfinite(v) and (best is None or v > top):
             best, top = i, v
     assert best_index(values) == best
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from tradpal.data.contract import MarketMeta
 from tradpal.data.store import decode_symbol, encode_symbol, period_kind
-from tradpal.data.store.catalog import MAX_NOTES, merge_meta
 from tradpal.data.store.layout import (
     data_file_key,
     parse_dataset_dir,
@@ -20,6 +19,7 @@ from tradpal.data.store.layout import (
     period_keys,
     period_overlaps,
 )
+from tradpal.data.store.listing import MAX_NOTES, merge_meta
 from tradpal.data.store.plan import Span, ceil_to_bar, chunk_span, missing_spans
 from tradpal.errors import StoreError
 from tradpal.timeframes import TIMEFRAMES, parse_timeframe

@@ -1,18 +1,13 @@
-"""The platform adapters every handler shares, against moto: the event publisher (schemas
-enforced, refused entries retried), the runs table and the results bucket."""
+"""The event publisher against moto: schemas enforced, refused entries retried, chunks in
+order."""
 
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 
-from tradpal.errors import ConfigError, StoreError
 from tradpal.events import EventPublisher, EventSchemaError, PublishError, parse_event
-from tradpal.platform.environment import PLATFORM_ENV_VARS, PlatformEnv
-from tradpal.platform.results import ResultStore
-from tradpal.runs.store import RunRecord, RunStore
 
 UPDATE = {
     "symbol": "BTC/USDT",
@@ -121,57 +116,3 @@ def test_more_than_ten_events_go_out_in_chunks_and_in_order(aws):
         if len(seen) == 23:
             break
     assert sorted(seen) == list(range(23))
-
-
-def test_runs_are_created_updated_listed_and_keep_their_request(aws):
-    runs = RunStore(aws.env.runs_table)
-    for i in range(3):
-        runs.put(
-            RunRecord(
-                f"r{i}",
-                "backtest",
-                "RUNNING",
-                created_at=f"2026-01-0{i + 1}T00:00:00.000Z",
-                request={"strategy": "ema_crossover", "i": i},
-            )
-        )
-    runs.put(RunRecord("d1", "discovery", "RUNNING", created_at="2026-01-09T00:00:00.000Z"))
-    runs.update("r1", status="SUCCEEDED", result_key="backtests/r1/result.json")
-    got = runs.get("r1")
-    assert got.status == "SUCCEEDED" and got.result_key == "backtests/r1/result.json"
-    assert got.request == {"strategy": "ema_crossover", "i": 1} and got.updated_at
-    assert [r.run_id for r in runs.list("backtest")] == ["r2", "r1", "r0"]
-    assert [r.run_id for r in runs.list("backtest", limit=1)] == ["r2"]
-    assert runs.get("missing") is None
-    with pytest.raises(ConfigError):
-        runs.put(RunRecord("x", "backtest", "DONE"))
-    with pytest.raises(ConfigError):
-        runs.update("r1", request="{}")
-    item = aws.client("dynamodb").get_item(
-        TableName=aws.env.runs_table, Key={"run_id": {"S": "r0"}}
-    )["Item"]
-    assert int(item["expires_at"]["N"]) > 1_767_225_600  # a TTL, in epoch seconds
-
-
-def test_small_results_are_inline_and_large_ones_a_working_presigned_link(aws):
-    results = ResultStore(aws.env.results_bucket)
-    assert results.offload("a.json", {"x": 1}) == {"inline": {"x": 1}}
-    big = {"rows": list(range(50_000)), "nan": float("nan")}
-    link = results.offload("runs/r1/big.json", big, inline_limit_bytes=1024)
-    assert link["key"] == "runs/r1/big.json" and link["bytes"] > 1024
-    with urllib.request.urlopen(link["url"], timeout=10) as answer:
-        body = json.loads(answer.read())
-    assert body["rows"][-1] == 49_999 and body["nan"] is None  # strict JSON
-    assert results.exists("runs/r1/big.json") and not results.exists("runs/r1/none.json")
-    assert results.list_keys("runs/") == ["runs/r1/big.json"]
-    with pytest.raises(StoreError, match="no result"):
-        results.get_json("runs/r1/none.json")
-
-
-def test_the_environment_round_trips_and_names_what_is_missing(aws):
-    assert PlatformEnv.from_environ(aws.env.to_environ()) == aws.env
-    assert set(aws.env.to_environ()) <= set(PLATFORM_ENV_VARS)
-    with pytest.raises(ConfigError, match="TRADPAL_RESULTS_BUCKET"):
-        PlatformEnv().require("results_bucket")
-    with pytest.raises(ConfigError, match="backtest state machine"):
-        PlatformEnv().state_machine_arn("backtest")

@@ -147,7 +147,7 @@ def test_update_with_the_synthetic_source_matches_one_fetch(store) -> None:
     assert Counting.calls == 3 + 2 + 2
     back = store.read("SYN/USD", "15m")
     ref = SyntheticSource(seed=7).fetch("SYN/USD", "15m", ts("2023-12-30"), ts("2024-01-06"))
-    assert get_meta(back).synthetic and store.catalog()[0].synthetic
+    assert get_meta(back).synthetic and store.datasets()[0].synthetic
     back.attrs.clear()
     ref.attrs.clear()  # the meta's regime list describes each fetch, not the whole range
     pd.testing.assert_frame_equal(back, ref, check_exact=True)
@@ -167,4 +167,4 @@ def test_update_errors_are_clear(store, wave_source) -> None:
 
     with pytest.raises(SourceError, match="returned ETH/USDT 1h for a request of BTC/USDT"):
         store.update(Wrong(), "BTC/USDT", "1h", "2024-01-01", "2024-01-02")
-    assert store.catalog() == []
+    assert store.datasets() == []

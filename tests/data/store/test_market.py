@@ -109,14 +109,14 @@ def test_append_rewrites_only_the_affected_period_file(store, wave) -> None:
 
 
 def test_catalog_lists_datasets_with_ranges_rows_and_scores(store, wave) -> None:
-    assert store.catalog() == []
+    assert store.datasets() == []
     btc = wave("BTC/USDT", "1h", "2023-12-31", 100)
     spx = wave("^GSPC", "1d", "2020-01-01", 300, source="yfinance")
     syn = wave("SYN/USD", "1d", "2020-01-01", 10, source="synthetic", synthetic=True)
     for f in (btc, spx, syn):
         store.write(f)
     store.write(btc.iloc[-10:])  # an overwrite changes neither rows nor range
-    entries = {(e.symbol, e.timeframe): e for e in store.catalog()}
+    entries = {(e.symbol, e.timeframe): e for e in store.datasets()}
     assert list(entries) == [("BTC/USDT", "1h"), ("SYN/USD", "1d"), ("^GSPC", "1d")]
     e = entries["BTC/USDT", "1h"]
     assert (e.first, e.last, e.rows, e.files) == (btc.index[0], btc.index[-1], 100, 2)
@@ -136,7 +136,7 @@ def test_catalog_score_is_the_row_weighted_file_score(store, wave) -> None:
     scores = [check_quality(p, timeframe="1h").score for p in parts]
     assert scores[0] < 100.0 == scores[1]
     expected = sum(s * len(p) for s, p in zip(scores, parts, strict=True)) / len(gappy)
-    (entry,) = store.catalog()
+    (entry,) = store.datasets()
     assert entry.quality_score == pytest.approx(round(expected, 2))
 
 
@@ -167,7 +167,7 @@ def test_report_policy_stores_flagged_data_with_its_low_score(store, wave) -> No
     frame = wave("NAN/USDT", "1h", "2024-01-01", 40)
     frame.iloc[3, 0] = np.nan
     store.write(frame, policy="report")
-    (entry,) = store.catalog()
+    (entry,) = store.datasets()
     assert entry.quality_score == check_quality(frame).score < 100
     assert np.isnan(store.read("NAN/USDT", "1h")["open"].iloc[3])
 
@@ -189,7 +189,7 @@ def test_delete_removes_one_dataset(store, wave) -> None:
     store.write(wave("BTC/USDT", "1h", "2024-01-01", 10))
     store.write(wave("BTC/USDT", "1d", "2024-01-01", 10))
     store.delete("BTC/USDT", "1h")
-    assert [(e.symbol, e.timeframe) for e in store.catalog()] == [("BTC/USDT", "1d")]
+    assert [(e.symbol, e.timeframe) for e in store.datasets()] == [("BTC/USDT", "1d")]
     with pytest.raises(StoreError, match=r"no stored data for BTC/USDT 1h") as err:
         store.read("BTC/USDT", "1h")
     assert err.value.hint == "BTC/USDT is stored at 1d"
@@ -229,7 +229,7 @@ def test_frames_without_meta_or_of_the_wrong_type_are_refused(store, wave) -> No
     unjsonable = wave(extra={"when": pd.Timestamp("2024-01-01")})
     with pytest.raises(StoreError, match="JSON") as err:
         store.write(unjsonable)
-    assert store.catalog() == []
+    assert store.datasets() == []
 
 
 def test_the_tree_reads_as_a_hive_dataset(store, wave) -> None:
@@ -299,7 +299,7 @@ def test_a_damaged_file_is_a_clear_error(store, wave) -> None:
         f.write(b"PAR1 this is not parquet")
     for call in (
         lambda: store.read("BTC/USDT", "1h"),
-        store.catalog,
+        store.datasets,
         lambda: store.write(wave("BTC/USDT", "1h", "2024-01-02", 10)),
     ):
         with pytest.raises(StoreError, match="damaged") as err:
@@ -334,5 +334,5 @@ def test_merges_equal_a_last_writer_wins_reference(tmp_path_factory, writes) -> 
     keys = sorted(reference)
     assert back.index.asi8.tolist() == keys
     assert back.to_numpy().tolist() == [list(reference[k]) for k in keys]
-    (entry,) = store.catalog()
+    (entry,) = store.datasets()
     assert entry.rows == len(keys)

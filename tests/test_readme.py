@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from tradpal.cli.main import app, run
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 # A command starts at `tradpal` (or `.venv/bin/tradpal`) that is not part of a longer word or
 # path and is followed by a word (the name alone is no command), and ends at the end of the

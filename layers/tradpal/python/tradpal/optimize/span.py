@@ -1,16 +1,16 @@
 """Run many parameter sets of one strategy over one span of a frame, sharing the work.
 
-A :class:`Batch` is the unit sweeps and walk-forward windows are made of. Its frame
+A :class:`SpanRunner` is the unit sweeps and walk-forward windows are made of. Its frame
 holds the bars the strategy sees; trading starts at bar ``start`` of it, so the bars
 before ``start`` warm up the strategy's indicators (and the ATR and volatility the
 engine's rules use) without being traded. Nothing after the frame's last bar is read:
-a batch over a window cut from a longer series cannot see past the window.
+a runner over a window cut from a longer series cannot see past the window.
 
-Per batch, once: the price arrays, the engine inputs (ATR for ATR stops, realised
+Per runner, once: the price arrays, the engine inputs (ATR for ATR stops, realised
 volatility for the leverage clamp) and an :class:`~tradpal.optimize.cache.IndicatorCache`
 that every candidate's indicator lines come from (the first candidate's requests plan
 a many-periods prefetch for all of them). Per candidate: the strategy's signals and
-the engine's lean path (:func:`tradpal.backtest.simulate`). With ``start=0`` a batch
+the engine's lean path (:func:`tradpal.backtest.simulate`). With ``start=0`` a runner
 computes exactly what :func:`tradpal.backtest.run_backtest` computes on the same
 frame and signals, bit for bit.
 """
@@ -33,7 +33,7 @@ from tradpal.strategies import Signals, Strategy, lines, resolve_params
 from tradpal.timeframes import Timeframe, parse_timeframe
 
 
-class Batch:
+class SpanRunner:
     """Candidates of ``strategy`` on ``frame``, trading bars ``start`` to the end."""
 
     def __init__(
@@ -175,4 +175,4 @@ class Batch:
         return out
 
 
-__all__ = ["Batch"]
+__all__ = ["SpanRunner"]

@@ -31,7 +31,7 @@ def test_demo_stores_the_sample_and_summarises(capsys, _isolated_home: Path) -> 
     assert code == 0
     assert "SYNTHETIC" in out and "quality: score 100.0/100" in out
     assert "rsi_14" in out and "trend (EMA 9 vs 21)" in out
-    entries = MarketStore(_isolated_home / "market").catalog()
+    entries = MarketStore(_isolated_home / "market").datasets()
     assert [(e.symbol, e.timeframe, e.rows, e.synthetic) for e in entries] == [
         ("SYN/USD", "1h", 600, True)
     ]
@@ -69,7 +69,7 @@ def test_list_prints_every_quality_score_with_one_decimal(capsys, _isolated_home
     sample = store.read("SYN/USD", "1h")
     gappy = sample.drop(sample.index[100:110])  # ten missing bars: a gaps warning
     store.write(with_meta(gappy, get_meta(sample).evolve(symbol="GAP/USD")), policy="report")
-    scores = {e.symbol: e.quality_score for e in store.catalog()}
+    scores = {e.symbol: e.quality_score for e in store.datasets()}
     assert scores["SYN/USD"] == 100.0 and 90 < scores["GAP/USD"] < 100
     code, out, _ = _run(capsys, "data", "list")
     assert code == 0
@@ -101,7 +101,7 @@ def test_messy_file_is_rejected_then_repaired(capsys, shared_data: Path, _isolat
     code, _, err = _run(capsys, "data", "import", messy, "--symbol", "BTC/USD")
     assert code == 2 and "unsorted_timestamps" in err and "hint:" in err
     assert "Traceback" not in err
-    assert MarketStore(_isolated_home / "market").catalog() == []  # nothing stored
+    assert MarketStore(_isolated_home / "market").datasets() == []  # nothing stored
     code, out, _ = _run(
         capsys, "data", "import", messy, "--symbol", "BTC/USD", "--policy", "repair"
     )
@@ -152,7 +152,7 @@ def test_validate_repair_of_hopeless_data_exits_1_and_kaggle_files_validate(
     )
     code, out, err = _run(capsys, "data", "validate", str(kaggle), "--policy", "repair")
     assert code == 0 and "score 100.0/100, ok" in out and "a repair would change nothing" in out
-    assert MarketStore(_isolated_home / "market").catalog() == []  # validate writes nothing
+    assert MarketStore(_isolated_home / "market").datasets() == []  # validate writes nothing
 
 
 def _listed_symbols(out: str) -> list[str]:
@@ -184,7 +184,7 @@ def test_futures_file_keeps_its_market_apart_from_spot(
     )
     assert code == 0 and "of XRP/USDC:USDC 5m" in out, err
     store = MarketStore(_isolated_home / "market")
-    assert sorted((e.symbol, e.rows) for e in store.catalog()) == [
+    assert sorted((e.symbol, e.rows) for e in store.datasets()) == [
         ("XRP/USDC:USDC", 1999), ("XRP/USDT", 1999), ("XRP/USDT:USDT", 1999)
     ]  # fmt: skip
     assert sorted(p.name for p in (_isolated_home / "market" / "ohlcv").iterdir()) == [

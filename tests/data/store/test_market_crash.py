@@ -68,14 +68,14 @@ def assert_unchanged(store: MarketStore, base: pd.DataFrame, before: dict[str, b
     pd.testing.assert_frame_equal(store.read("BTC/USDT", "1h"), base, check_exact=True)
     assert get_meta(store.read("BTC/USDT", "1h")) == get_meta(base)
     assert hive_rows(store) == len(base)
-    (entry,) = store.catalog()
+    (entry,) = store.datasets()
     assert (entry.first, entry.last, entry.rows) == (base.index[0], base.index[-1], len(base))
 
 
 def test_an_upload_failing_half_way_leaves_earlier_data_intact(stored, monkeypatch) -> None:
     store, base, update = stored
     before = all_files(store)
-    catalog_before = store.catalog()
+    listed_before = store.datasets()
     sent: list[int] = []
 
     def failing_upload(fs, path, data) -> None:
@@ -94,7 +94,7 @@ def test_an_upload_failing_half_way_leaves_earlier_data_intact(stored, monkeypat
     monkeypatch.undo()
     assert_unchanged(store, base, before)
     assert hidden_temps(all_files(store)) == []  # the failed temporary file was removed
-    assert store.catalog() == catalog_before
+    assert store.datasets() == listed_before
 
 
 def test_a_failure_between_files_leaves_each_file_whole(stored, monkeypatch) -> None:
@@ -120,7 +120,7 @@ def test_a_failure_between_files_leaves_each_file_whole(stored, monkeypatch) -> 
     pd.testing.assert_frame_equal(back.loc[in_2023], update.loc[in_2023], check_exact=True)
     in_2024 = back.index[back.index.year == 2024]
     pd.testing.assert_frame_equal(back.loc[in_2024], base.loc[in_2024], check_exact=True)
-    (entry,) = store.catalog()
+    (entry,) = store.datasets()
     assert (entry.first, entry.last, entry.rows) == (back.index[0], back.index[-1], len(back))
     # Writing again completes the merge.
     store.write(update)
@@ -192,14 +192,14 @@ def test_a_writer_killed_mid_upload_leaves_earlier_data_intact(
 def test_the_catalog_is_rebuilt_from_the_data_files(stored, wave) -> None:
     store, _, _ = stored
     store.write(wave("ETH/USDT", "1d", "2024-01-01", 30))
-    expected = store.catalog()
+    expected = store.datasets()
     manifest = store.root + "/ohlcv/symbol=BTC%2FUSDT/timeframe=1h/_manifest.json"
     fs = store.filesystem
     files.atomic_write(fs, manifest, b"{not json")  # damaged
-    assert store.catalog() == expected
+    assert store.datasets() == expected
     fs.delete_file(manifest)  # lost, as after a crash mid-write
-    assert store.catalog() == expected
-    assert store.rebuild_catalog() == expected
+    assert store.datasets() == expected
+    assert store.rebuild_listing() == expected
     assert files.read_bytes(fs, manifest) is not None
 
     # A data file changed behind the store's back (another tool): the stale manifest is ignored.
@@ -209,7 +209,7 @@ def test_the_catalog_is_rebuilt_from_the_data_files(stored, wave) -> None:
     name = "/ohlcv/symbol=BTC%2FUSDT/timeframe=1h/2024.parquet"
     with fs.open_input_stream(other.root + name) as f:
         files.atomic_write(fs, store.root + name, f.read())
-    entry = next(e for e in store.catalog() if e.symbol == "BTC/USDT")
+    entry = next(e for e in store.datasets() if e.symbol == "BTC/USDT")
     assert entry.last == extended.index[-1]
     assert entry.rows == len(store.read("BTC/USDT", "1h"))
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from tradpal.backtest import run_backtest
 from tradpal.backtest.runs import config_for
 from tradpal.discovery.evaluate import evaluate, plan_spans, returns_stats
-from tradpal.discovery.objectives import objective_values
 from tradpal.errors import DiscoveryError
+from tradpal.optimize.objectives import objective_values
 from tradpal.strategies import STRATEGIES
 
 N_BARS = 3000

@@ -1,11 +1,11 @@
-"""The catalog: what the store holds, with ranges and quality scores.
+"""The listing: what the store holds, with ranges and quality scores.
 
 Each dataset directory has a ``_manifest.json`` that caches the footers of its
 data files (see :mod:`tradpal.data.store.codec`). It is a cache, never the
 truth: a write deletes it before touching any data file and writes it again
 afterwards, and a manifest is used only when it lists exactly the data files
 present, with their sizes. After a crash, or when files were changed by other
-tools, the entry is rebuilt from the footers. So the catalog is consistent with
+tools, the entry is rebuilt from the footers. So the listing is consistent with
 the data after any crash.
 """
 
@@ -22,7 +22,7 @@ from tradpal.data.store.codec import FORMAT_VERSION, FileRecord
 
 
 @dataclass(frozen=True)
-class CatalogEntry:
+class StoredDataset:
     """One stored dataset.
 
     ``first`` and ``last`` are the open times (UTC) of its first and last bar;
@@ -64,12 +64,12 @@ def latest(records: list[FileRecord]) -> FileRecord:
     return max(records, key=lambda r: (r.written_at, r.key))
 
 
-def entry_from_records(symbol: str, timeframe: str, records: list[FileRecord]) -> CatalogEntry:
-    """The catalog entry of a dataset made of ``records`` (at least one)."""
+def entry_from_records(symbol: str, timeframe: str, records: list[FileRecord]) -> StoredDataset:
+    """The listing entry of a dataset made of ``records`` (at least one)."""
     rows = sum(r.rows for r in records)
     score = sum(r.score * r.rows for r in records) / rows if rows else 0.0
     newest = latest(records)
-    return CatalogEntry(
+    return StoredDataset(
         symbol=symbol,
         timeframe=timeframe,
         source=newest.meta.source,

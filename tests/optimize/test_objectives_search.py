@@ -10,14 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tradpal.discovery.objectives import (
+from tradpal.errors import OptimizeError
+from tradpal.optimize.objectives import (
     composite_fitness,
     deflated_sharpe,
     expected_max_sharpe,
     objective_values,
     pareto_front,
 )
-from tradpal.errors import DiscoveryError
 
 METRICS = {
     "sharpe": 1.2,
@@ -55,7 +55,7 @@ def test_objective_values_reads_metrics_and_applies_min_trades():
     assert math.isnan(objective_values(METRICS, ["profit_factor"], capital=1e4, min_trades=0)[0])
     few = objective_values(METRICS, ["sharpe", "calmar"], capital=1e4, min_trades=13)
     assert all(math.isnan(v) for v in few)
-    with pytest.raises(DiscoveryError, match="unknown objective"):
+    with pytest.raises(OptimizeError, match="unknown objective"):
         objective_values(METRICS, ["cagr_typo"], capital=1e4, min_trades=0)
 
 
@@ -150,5 +150,5 @@ def test_deflated_sharpe_rejects_bad_input(kw, match):
             "sharpe_std": 0.05}  # fmt: skip
     args.update(kw)
     sharpe = args.pop("sharpe")
-    with pytest.raises(DiscoveryError, match=match):
+    with pytest.raises(OptimizeError, match=match):
         deflated_sharpe(sharpe, **args)
