@@ -51,7 +51,7 @@ class SignalsRequest(CandlesRequest):
     @model_validator(mode="after")
     def _strategy_fits(self) -> SignalsRequest:
         try:
-            strategy_for(self.strategy, self.timeframe)
+            strategy_for(self.strategy, self.timeframe, allow_paths=False)
         except TradPalError as exc:
             raise field_refused("strategy", exc, self.strategy) from None
         return self

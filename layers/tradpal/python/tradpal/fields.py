@@ -42,15 +42,17 @@ def field_refused(loc: str | tuple[str | int, ...], exc: TradPalError, value: An
     return ValidationError.from_exception_data("request", [detail])
 
 
-def strategy_for(reference: Any, timeframe: str) -> Any:
+def strategy_for(reference: Any, timeframe: str, *, allow_paths: bool = True) -> Any:
     """The strategy ``reference`` names, for data at ``timeframe``; :class:`StrategyError`
-    when it is unknown, or when a higher-timeframe filter (``NAME@TF``) cannot be made from
-    the data: TF must be ``timeframe`` or coarser, and a whole multiple of it."""
+    when it is unknown, names a file while ``allow_paths`` is off (an API takes names only:
+    it must not load files its callers name), or when a higher-timeframe filter
+    (``NAME@TF``) cannot be made from the data: TF must be ``timeframe`` or coarser, and a
+    whole multiple of it."""
     from tradpal.data.resample import check_coarser
     from tradpal.strategies import get_strategy
     from tradpal.timeframes import parse_timeframe
 
-    strategy = get_strategy(reference)
+    strategy = get_strategy(reference, allow_paths=allow_paths)
     tf = parse_timeframe(timeframe)
     inner = strategy
     while inner is not None:  # NAME@TF+atr wraps the filter in the stops
@@ -127,3 +129,22 @@ def validated(model: type[M], data: Any, *, error: type[TradPalError] | None = N
         return model.model_validate(data)  # type: ignore[attr-defined]
     except ValidationError as exc:
         raise as_error(exc, error) from None
+
+
+def refuse_strategy_files(reference: Any) -> Any:
+    """``reference`` unless it names a file (``PATH.py:NAME``): a service takes the names of
+    built-ins and of the strategies in its ``strategy_dirs`` only."""
+    from tradpal.strategies.reference import parse_reference
+
+    try:
+        named = parse_reference(reference)
+    except TradPalError as exc:
+        raise refusal(exc) from None
+    if named.path is not None:
+        raise refusal(
+            StrategyError(
+                f"{reference!r} names a file; this API takes strategy names only",
+                hint="use a built-in or a strategy of the deployed strategy_dirs by its name",
+            )
+        )
+    return reference

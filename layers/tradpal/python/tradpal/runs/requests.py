@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tradpal.data.reference import DataRef
 from tradpal.discovery.request import DiscoveryRequest
 from tradpal.errors import TradPalError
-from tradpal.fields import field_refused, strategy_for
+from tradpal.fields import field_refused, refuse_strategy_files, strategy_for
 
 
 class PlatformDataRef(DataRef):
@@ -50,7 +50,7 @@ class BacktestRequest(BaseModel):
         from tradpal.backtest.runs import config_for
 
         try:
-            strategy = strategy_for(self.strategy, self.data.timeframe)
+            strategy = strategy_for(self.strategy, self.data.timeframe, allow_paths=False)
         except TradPalError as exc:
             raise field_refused("strategy", exc, self.strategy) from None
         unknown = sorted(set(self.params) - set(strategy.space.names))
@@ -97,9 +97,12 @@ class BacktestRequest(BaseModel):
 
 
 class DiscoveryRunRequest(DiscoveryRequest):
-    """A discovery on the platform: its data is the store or the sample."""
+    """A discovery on the platform: a strategy by name (no files), its data the store or the
+    sample."""
 
-    data: PlatformDataRef = Field(
-        default_factory=lambda: PlatformDataRef(source="store", symbol="SYN/USD"),
-        description="the candles searched (store or sample)",
-    )
+    data: PlatformDataRef = Field(description="the candles searched (store or sample)")
+
+    @field_validator("strategy")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        return refuse_strategy_files(value)
