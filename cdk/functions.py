@@ -23,7 +23,7 @@ from cdk.config import StageConfig
 from cdk.data import DataStack
 from cdk.nag import acknowledge
 from tradpal.errors import ConfigError
-from tradpal.platform.catalog import STATE_MACHINES, Capability, Catalog
+from tradpal.platform.catalog import DEPLOYED_STRATEGY_DIR, STATE_MACHINES, Capability, Catalog
 from tradpal.platform.environment import STAGE_VAR
 from tradpal.platform.topology import TOPOLOGY
 
@@ -224,6 +224,10 @@ class FunctionsStack(cdk.Stack):
         }
         for key in cap.resource_keys():
             env[TOPOLOGY.get(key).env_var] = self._resource_name(key)
+        # The deployed strategies (strategies/README.md): in the images always, in the layer
+        # once scripts/build_lambda.py built it (the source tree has no such folder).
+        if cap.strategies and (cap.packaging == "image" or layer_source().name != "tradpal"):
+            env["TRADPAL_STRATEGY_DIRS"] = DEPLOYED_STRATEGY_DIR
         env.update(cap.environment)
         return env
 

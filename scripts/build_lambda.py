@@ -99,6 +99,11 @@ KERNELS = (
     ("backtest/_engine.c", "backtest/_engine.abi3.so"),
 )
 
+STRATEGIES_SOURCE = ROOT / "strategies"
+"""The repository's folder of deployed strategy files (strategies/README.md)."""
+STRATEGIES_LAYER_DIR = "tradpal_strategies"
+"""Where they go in the layer's python/ (``/opt/python/tradpal_strategies`` at run time)."""
+
 # Until the capability catalog exists: which capabilities are zip and which are images.
 DEFAULT_ZIP = ("indicators", "signals", "data", "health", "notifier", "discovery")
 DEFAULT_IMAGES = ("backtests", "discovery_evaluate")
@@ -238,6 +243,30 @@ def copy_tradpal(site: Path) -> None:
     shutil.copytree(PACKAGE, dest, ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
 
 
+def copy_strategies(site: Path, source: Path = STRATEGIES_SOURCE) -> list[str]:
+    """Check that every strategy file of ``source`` loads (a file that fails to, or two that
+    declare one name, stop the build with the loader's message) and copy the folder's
+    ``*.py`` files and README into ``site/tradpal_strategies``; returns the strategy names.
+    The folder is always created, so the functions' ``TRADPAL_STRATEGY_DIRS`` names a
+    folder that exists."""
+    from tradpal.errors import TradPalError
+    from tradpal.strategies.user import dir_strategies
+
+    dest = site / STRATEGIES_LAYER_DIR
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    if not source.is_dir():
+        return []
+    try:
+        names = sorted(dir_strategies([source]))
+    except TradPalError as exc:
+        raise BuildError(f"the strategies to deploy do not load: {exc}") from None
+    for file in sorted(source.iterdir()):
+        if file.is_file() and (file.suffix == ".py" or file.name == "README.md"):
+            shutil.copy2(file, dest / file.name)
+    return names
+
+
 def compile_kernels(site: Path, build: Path) -> list[Path]:
     """Compile the C kernels into the layer with the system gcc; returns the objects."""
     gcc = shutil.which("gcc")
@@ -332,6 +361,7 @@ def build(out: Path, functions: Sequence[str], cache: Path | None = None) -> dic
     prune(site)
     strip_shared_objects(site)
     copy_tradpal(site)
+    strategies = copy_strategies(site)
     kernels = compile_kernels(site, out)
     kernel_glibc = check_glibc(kernels, KERNEL_GLIBC_MAX)
     layer_objs = [p for p in site.rglob("*.so*") if p.is_file()]
@@ -341,6 +371,7 @@ def build(out: Path, functions: Sequence[str], cache: Path | None = None) -> dic
     layer_row = SizeRow("layer", layer_zip.stat().st_size, tree_size(layer))
     rows = [package_function(name, out) for name in functions]
     summary = {
+        "strategies": strategies,
         "python": PYTHON_VERSION,
         "platforms": list(PLATFORMS),
         "limit_bytes": LIMIT_BYTES,

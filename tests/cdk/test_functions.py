@@ -3,7 +3,7 @@ Powertools environment, tracing, concurrency and failure destinations."""
 
 from __future__ import annotations
 
-from tradpal.platform.catalog import CATALOG
+from tradpal.platform.catalog import CATALOG, DEPLOYED_STRATEGY_DIR
 from tradpal.platform.topology import TOPOLOGY
 
 
@@ -32,7 +32,12 @@ def test_one_function_per_capability_as_the_catalog_says(synth_dev):
         assert env["TRADPAL_STAGE"] == "dev"
         # the variables of exactly the resources the catalog grants it, as locally
         granted = {TOPOLOGY.get(k).env_var for k in cap.resource_keys()}
-        assert {k for k in env if k.startswith("TRADPAL_")} - {"TRADPAL_STAGE"} == granted
+        own = {"TRADPAL_STAGE", "TRADPAL_STRATEGY_DIRS"}
+        assert {k for k in env if k.startswith("TRADPAL_")} - own == granted
+        # the deployed strategies: always in an image; in the layer once it is built
+        # (these tests synthesise from the source tree)
+        wants = cap.strategies and cap.packaging == "image"
+        assert env.get("TRADPAL_STRATEGY_DIRS") == (DEPLOYED_STRATEGY_DIR if wants else None)
         if "TRADPAL_EVENT_BUS" in granted:
             assert env["TRADPAL_EVENT_BUS"] == "tradpal-dev"
         if cap.packaging == "image":

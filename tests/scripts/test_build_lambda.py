@@ -171,3 +171,34 @@ def test_glibc_check_rejects_a_too_new_symbol(tmp_path, monkeypatch):
     with pytest.raises(build_lambda.BuildError, match=r"GLIBC_2\.29.*newer than 2\.17"):
         build_lambda.check_glibc([obj], (2, 17))
     assert build_lambda.check_glibc([obj], (2, 34)) == {"k.so": "2.29"}
+
+
+GOOD = """
+from tradpal.strategies import Param, Signals, strategy
+
+
+@strategy(params=[Param("n", "int", 2, 50, default=5, description="bars")])
+def always_flat(prices, params):
+    n = len(prices.close)
+    import numpy as np
+
+    none = np.zeros(n, dtype=bool)
+    return Signals(none, none, none.copy(), none.copy())
+"""
+
+
+def test_deployed_strategies_are_checked_and_copied_into_the_layer(tmp_path):
+    source, site = tmp_path / "strategies", tmp_path / "site"
+    source.mkdir()
+    (source / "flat.py").write_text(GOOD)
+    (source / "_helpers.py").write_text("X = 1\n")  # a helper: copied, not scanned
+    (source / "notes.txt").write_text("not code")
+    assert build_lambda.copy_strategies(site, source) == ["always_flat"]
+    copied = sorted(p.name for p in (site / build_lambda.STRATEGIES_LAYER_DIR).iterdir())
+    assert copied == ["_helpers.py", "flat.py"]
+    (source / "broken.py").write_text("def oops(:\n")
+    with pytest.raises(build_lambda.BuildError, match=r"broken\.py"):
+        build_lambda.copy_strategies(site, source)
+    # without a folder the layer still gets an empty one (TRADPAL_STRATEGY_DIRS must exist)
+    assert build_lambda.copy_strategies(site, tmp_path / "none") == []
+    assert (site / build_lambda.STRATEGIES_LAYER_DIR).is_dir()

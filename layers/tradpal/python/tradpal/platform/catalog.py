@@ -56,6 +56,9 @@ EVENT_TYPES: tuple[str, ...] = (
     "ml_model_update",
     "backtest_complete",
 )
+DEPLOYED_STRATEGY_DIR = "/opt/python/tradpal_strategies"
+"""Where the deployed functions find the repository's ``strategies/`` folder (the layer's
+``python/tradpal_strategies``, the same path in the container images)."""
 STREAMS: tuple[str, ...] = tuple(s.name for s in TOPOLOGY.streams)
 """Kinesis streams of the platform, by logical name (from the topology)."""
 STATE_MACHINES: tuple[str, ...] = tuple(m.name for m in TOPOLOGY.state_machines)
@@ -224,6 +227,9 @@ class Capability:
     environment: Mapping[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None
     sfn_tasks: tuple[str, ...] = ()
+    strategies: bool = False
+    """Whether the function runs strategies by name: it then gets the deployed strategy
+    folder (:data:`DEPLOYED_STRATEGY_DIR`) as its ``strategy_dirs``."""
     access: tuple[str, ...] = ()
     """What the function may touch, as grants ``"<resource key>:<mode>"``
     (:class:`~tradpal.platform.topology.Grant`); everything else is denied (least
@@ -414,6 +420,7 @@ CATALOG = Catalog(
             streams=(StreamConsumer("market_data", batch_size=100, max_batching_window_s=5),),
             memory_mb=1024,
             timeout_s=60,
+            strategies=True,
             access=(
                 "market_data_bucket:r",
                 "datasets_table:r",
@@ -459,6 +466,7 @@ CATALOG = Catalog(
             memory_mb=3008,
             timeout_s=900,
             packaging="image",
+            strategies=True,
             access=(
                 "market_data_bucket:r",
                 "datasets_table:r",
@@ -483,6 +491,7 @@ CATALOG = Catalog(
             ),
             memory_mb=2048,
             timeout_s=900,
+            strategies=True,
             access=(
                 "market_data_bucket:r",
                 "datasets_table:r",
@@ -500,6 +509,7 @@ CATALOG = Catalog(
             memory_mb=3008,
             timeout_s=900,
             packaging="image",
+            strategies=True,
             access=("market_data_bucket:r", "datasets_table:r", "results_bucket:rw"),
         ),
         Capability(
