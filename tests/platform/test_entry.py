@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from tradpal.errors import StoreError
-from tradpal.platform.entry import TaskError, dispatch_task
+from tradpal.platform.entry import TaskError, dispatch_task, event_kind, lambda_handler
 from tradpal.runs.api import public_cause
 
 
@@ -61,3 +61,42 @@ def test_a_bug_is_logged_with_its_traceback_and_the_run_says_where_to_look(caplo
     assert raised.value.__cause__ is None  # the payload Lambda builds holds no inner frames
     [record] = [r for r in caplog.records if "task crash of run r7 failed" in r.getMessage()]
     assert record.exc_info and record.exc_info[0] is KeyError
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        ({"version": "2.0", "requestContext": {"requestId": "r"}}, "http"),
+        ({"task": "run", "run_id": "r", "state": {}}, "task"),
+        ({"Items": [], "BatchInput": {"task": "evaluate"}}, "task"),
+        ({"Records": [{"eventSource": "aws:kinesis"}]}, "stream"),
+        ({"action": "ingest"}, "schedule"),
+        ({"detail-type": "Scheduled Event", "source": "aws.events"}, "schedule"),
+        ({"detail-type": "risk_alert", "source": "tradpal.x", "id": "e"}, "event"),
+        ({"Records": [{"eventSource": "aws:sqs"}]}, None),
+        ([1, 2], None),
+    ],
+)
+def test_events_are_told_apart_by_what_sent_them(event, kind):
+    assert event_kind(event) == kind
+
+
+def test_a_handler_routes_each_kind_to_its_part_and_refuses_others():
+    from fakes.lambda_events import LambdaContext
+
+    from tradpal.errors import ConfigError
+    from tradpal.platform.observability import for_capability
+
+    obs = for_capability("entry_test")
+    seen = []
+    handler = lambda_handler(
+        obs,
+        tasks=_tasks(),
+        schedule=lambda event: seen.append(("schedule", event)) or "scheduled",
+    )
+    context = LambdaContext()
+    assert handler({"task": "echo", "run_id": "r", "state": 1}, context) == ("r", 1)
+    assert handler({"action": "ingest"}, context) == "scheduled"
+    with pytest.raises(ConfigError, match="cannot handle this event") as caught:
+        handler({"version": "2.0", "requestContext": {}}, context)
+    assert "state-machine tasks, its schedules" in caught.value.hint

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.errors import DataQualityError
+from tradpal.errors import DataContractError, DataQualityError
 from tradpal.signals.compute import compute_signals
 from tradpal.strategies import Strategy, warmup_bars
 from tradpal.strategies.positions import SIDES
@@ -72,6 +72,8 @@ def batch_frame(
     from tradpal.data.contract import MarketMeta, make_ohlcv
     from tradpal.data.quality import check_quality
 
+    if not records:
+        raise DataContractError("a batch of new candles needs at least one candle")
     by_time = {pd.Timestamp(r.candle.time).value: r for r in records}  # later copies win
     times = np.array(sorted(by_time), dtype=np.int64)
     recs = [by_time[int(t)] for t in times]
