@@ -9,11 +9,10 @@ backtest state machine's tasks (:data:`tradpal.runs.backtest.TASKS`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field
 
 from tradpal.platform.entry import lambda_handler
 from tradpal.platform.http import json_response, make_app, responses
@@ -23,7 +22,6 @@ from tradpal.runs import backtest
 from tradpal.runs.api import (
     NO_DATA_TEXT,
     RunAccepted,
-    RunView,
     Status,
     get_run,
     run_view,
@@ -34,21 +32,6 @@ from tradpal.runs.requests import BacktestRequest
 PATH = "/v1/backtests"
 obs = for_capability("backtests")
 router = APIGatewayHttpRouter()
-
-
-class BacktestView(RunView):
-    """A backtest run: status, and the results once SUCCEEDED."""
-
-    metrics: dict[str, Any] | None = None
-    period: dict[str, Any] | None = None
-    trades: backtest.Offloaded | None = None
-
-
-class BacktestList(BaseModel):
-    """A page of runs, newest first; ``next`` continues the list (null on the last page)."""
-
-    runs: list[backtest.RunSummary]
-    next: str | None = Field(None, description="pass it as ?after=; null on the last page")
 
 
 @router.post(
@@ -71,7 +54,9 @@ def start_backtest(body: BacktestRequest):
 
 
 @router.get(
-    PATH, summary="List backtest runs, newest first", responses=responses(BacktestList, (400, 422))
+    PATH,
+    summary="List backtest runs, newest first",
+    responses=responses(backtest.BacktestList, (400, 422)),
 )
 def list_backtests(
     limit: Annotated[int, Query(ge=1, le=backtest.MAX_LIST, description="per page")] = 50,
@@ -84,7 +69,7 @@ def list_backtests(
 @router.get(
     f"{PATH}/<id>",
     summary="A backtest run's status and results",
-    responses=responses(BacktestView, (404,)),
+    responses=responses(backtest.BacktestView, (404,)),
 )
 def get_backtest(id: str):
     record = get_run("backtest", id, "list the runs with GET /v1/backtests")

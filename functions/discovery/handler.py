@@ -9,30 +9,19 @@ the discovery state machine's tasks (:data:`tradpal.runs.discovery.TASKS`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import Field
 
 from tradpal.platform.entry import lambda_handler
 from tradpal.platform.http import json_response, make_app, responses
 from tradpal.platform.market_data import require_stored_data
 from tradpal.platform.observability import for_capability
 from tradpal.runs import discovery
-from tradpal.runs.api import NO_DATA_TEXT, RunAccepted, RunView, get_run, run_view, start_response
+from tradpal.runs.api import NO_DATA_TEXT, RunAccepted, get_run, run_view, start_response
 from tradpal.runs.requests import DiscoveryRunRequest
 
 PATH = "/v1/discovery"
 obs = for_capability("discovery")
 router = APIGatewayHttpRouter()
-
-
-class DiscoveryView(RunView):
-    """A discovery run: status, progress, the best so far, the final result when done."""
-
-    progress: dict[str, Any] | None = Field(None, description="generation, generations, done")
-    best: dict[str, Any] | None = Field(None, description="the best candidate so far")
-    result: dict[str, Any] | None = Field(None, description="evaluated, pareto, the top ranked")
 
 
 @router.post(
@@ -54,7 +43,7 @@ def start_discovery(body: DiscoveryRunRequest):
 @router.get(
     f"{PATH}/<id>",
     summary="A discovery run's progress and result",
-    responses=responses(DiscoveryView, (404,)),
+    responses=responses(discovery.DiscoveryView, (404,)),
 )
 def get_discovery(id: str):
     record = get_run("discovery", id, "use the run_id that POST /v1/discovery answered")

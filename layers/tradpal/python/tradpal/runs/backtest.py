@@ -26,13 +26,13 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tradpal.errors import StoreError
 from tradpal.fields import validated
 from tradpal.platform.market_data import load_data
 from tradpal.platform.results import ResultStore
-from tradpal.runs.api import page_cursor, read_cursor
+from tradpal.runs.api import RunView, page_cursor, read_cursor
 from tradpal.runs.orchestration import reconcile
 from tradpal.runs.requests import BacktestRequest
 from tradpal.runs.store import RunRecord, RunStore
@@ -154,6 +154,21 @@ class RunSummary(BaseModel):
     strategy: str | None
     data: dict[str, Any] | None
     links: dict[str, str]
+
+
+class BacktestView(RunView):
+    """A backtest run: status, and the results once SUCCEEDED."""
+
+    metrics: dict[str, Any] | None = None
+    period: dict[str, Any] | None = None
+    trades: Offloaded | None = None
+
+
+class BacktestList(BaseModel):
+    """A page of runs, newest first; ``next`` continues the list (null on the last page)."""
+
+    runs: list[RunSummary]
+    next: str | None = Field(None, description="pass it as ?after=; null on the last page")
 
 
 MAX_LIST = 200

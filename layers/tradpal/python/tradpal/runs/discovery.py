@@ -25,8 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import Field
+
 from tradpal.errors import DiscoveryError, TradPalError
 from tradpal.platform.results import ResultStore
+from tradpal.runs.api import RunView
 from tradpal.runs.store import RunRecord, RunStore
 
 PREFIX = "discovery"
@@ -160,6 +163,14 @@ def validate_best(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
     summary = None if best is None else {k: best.get(k) for k in BEST_FIELDS}
     RunStore().update(run_id, status="SUCCEEDED", kind="discovery", result_key=key)
     return {**state, "state_key": key, "best": summary}
+
+
+class DiscoveryView(RunView):
+    """A discovery run: status, progress, the best so far, the final result when done."""
+
+    progress: dict[str, Any] | None = Field(None, description="generation, generations, done")
+    best: dict[str, Any] | None = Field(None, description="the best candidate so far")
+    result: dict[str, Any] | None = Field(None, description="evaluated, pareto, the top ranked")
 
 
 TOP_RANKED = 10
