@@ -60,7 +60,7 @@ def plain_backtest_seconds(n: int) -> float:
     """Mean seconds of one plain backtest_strategy run over the bars, per candidate."""
     import dataclasses
 
-    from tradpal.backtest.runs import backtest_strategy, config_for
+    from tradpal.backtest.strategy_run import backtest_strategy, config_for
     from tradpal.discovery.evaluate import load_batch_frame
     from tradpal.discovery.search_space import SearchSpace
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from tradpal.backtest import BacktestConfig, run_backtest
-from tradpal.backtest.runs import backtest_strategy, config_for
+from tradpal.backtest.strategy_run import backtest_strategy, config_for
 from tradpal.cli.main import run
 from tradpal.data.loading import load_ohlcv
 from tradpal.strategies import Signals

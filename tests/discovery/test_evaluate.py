@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tradpal.backtest import run_backtest
-from tradpal.backtest.runs import config_for
+from tradpal.backtest.strategy_run import config_for
 from tradpal.discovery.evaluate import evaluate, plan_spans, returns_stats
 from tradpal.errors import DiscoveryError
 from tradpal.optimize.objectives import objective_values

@@ -9,7 +9,7 @@ import json
 
 from fakes.api_client import fetch
 
-from tradpal.backtest.runs import backtest_strategy, config_for
+from tradpal.backtest.strategy_run import backtest_strategy, config_for
 from tradpal.discovery import run_discovery
 from tradpal.serialize import to_jsonable
 

@@ -255,7 +255,7 @@ def test_a_one_bar_peek_hides_between_evenly_spread_cuts(btc):
         assert check_lookahead(strat, btc, checkpoints=checkpoints, at_signals=False).ok
     assert not check_lookahead(strat, btc, checkpoints=checkpoints).ok
     # and the peek pays: the early cross beats the honest one by far
-    from tradpal.backtest.runs import backtest_strategy
+    from tradpal.backtest.strategy_run import backtest_strategy
 
     honest = backtest_strategy(btc, "ema_crossover", {"fast": 10, "slow": 30}).result
     early = backtest_strategy(btc, strat).result

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tradpal.backtest.runs import backtest_strategy
+from tradpal.backtest.strategy_run import backtest_strategy
 from tradpal.config import load_settings
 from tradpal.data.loading import load_ohlcv
 from tradpal.errors import ConfigError, StrategyError, TimeframeError

@@ -137,7 +137,7 @@ def backtest(
 
 
 def _strategy_runs(symbols, strategies, param, start, end, source, settings, overrides, *, quiet):
-    from tradpal.backtest.runs import backtest_strategy, config_for
+    from tradpal.backtest.strategy_run import backtest_strategy, config_for
     from tradpal.data.loading import SAMPLE_SYMBOL, load_ohlcv
     from tradpal.strategies import get_strategy
 
@@ -180,7 +180,7 @@ def _strategy_runs(symbols, strategies, param, start, end, source, settings, ove
 
 def _signals_run(data, signals_file, symbols, settings, overrides):
     from tradpal.backtest import run_backtest
-    from tradpal.backtest.runs import StrategyRun, config_for
+    from tradpal.backtest.strategy_run import StrategyRun, config_for
     from tradpal.data.importers import import_ohlcv
     from tradpal.strategies import Signals
 

@@ -90,7 +90,7 @@ def demo(
     )
 
     # 4. A backtest of the strategy with the timeframe's defaults, and its report.
-    from tradpal.backtest.runs import backtest_strategy
+    from tradpal.backtest.strategy_run import backtest_strategy
     from tradpal.reports import write_backtest_outputs
     from tradpal.reports.html import format_metric
 

@@ -74,7 +74,7 @@ def walkforward(
     as_json: JsonOpt = False,
 ) -> None:
     """Walk-forward analysis: the stitched out-of-sample result is the one to believe."""
-    from tradpal.backtest.runs import config_for
+    from tradpal.backtest.strategy_run import config_for
     from tradpal.data.loading import SAMPLE_SYMBOL, load_ohlcv
     from tradpal.optimize import walk_forward
     from tradpal.reports import dumps, walkforward_report_html

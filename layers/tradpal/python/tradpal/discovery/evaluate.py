@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from tradpal.backtest import Metrics
-from tradpal.backtest.runs import config_for
+from tradpal.backtest.strategy_run import config_for
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
 from tradpal.discovery.request import EvaluateBatch, Validation

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tradpal.backtest import BacktestConfig, Metrics
-from tradpal.backtest.runs import resolve_run
+from tradpal.backtest.strategy_run import resolve_run
 from tradpal.errors import OptimizeError
 from tradpal.optimize.objectives import best_index, check_min_trades, check_objective, scores
 from tradpal.optimize.span import SpanRunner
@@ -76,7 +76,7 @@ def sweep(
     (:data:`~tradpal.optimize.objectives.OBJECTIVES`, higher is better), NaN for a
     candidate with fewer than ``min_trades`` trades. :func:`best` picks the winner.
     ``strategy`` may be a name; ``config=None`` is
-    :func:`~tradpal.backtest.runs.config_for` the frame's timeframe.
+    :func:`~tradpal.backtest.strategy_run.config_for` the frame's timeframe.
     """
     objective = check_objective(objective)
     min_trades = check_min_trades(min_trades)

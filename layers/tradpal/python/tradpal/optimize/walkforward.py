@@ -46,7 +46,7 @@ from tradpal.backtest import (
     compute_metrics,
     trades_frame,
 )
-from tradpal.backtest.runs import resolve_run
+from tradpal.backtest.strategy_run import resolve_run
 from tradpal.data.contract import ensure_ohlcv
 from tradpal.data.resample import frame_timeframe
 from tradpal.errors import OptimizeError
@@ -217,7 +217,7 @@ def walk_forward(
     :data:`~tradpal.optimize.objectives.OBJECTIVES`; ``warmup`` is the number of bars
     before each window the strategy may see (None: all). The same inputs and ``seed``
     give the same result, bit for bit. ``strategy`` may be a name (``"regime@4h"``);
-    ``config=None`` is :func:`~tradpal.backtest.runs.config_for` the frame's timeframe.
+    ``config=None`` is :func:`~tradpal.backtest.strategy_run.config_for` the frame's timeframe.
     """
     ensure_ohlcv(frame)
     strategy, config = resolve_run(frame, strategy, config)

@@ -96,13 +96,13 @@ def run_many(
     """Backtest ``strategy`` with ``params`` on every frame (symbol -> OHLCV frame) and
     aggregate the runs as an equal-weight portfolio (module docstring).
 
-    Each run is :func:`tradpal.backtest.runs.backtest_strategy`: ``params`` over the
+    Each run is :func:`tradpal.backtest.strategy_run.backtest_strategy`: ``params`` over the
     per-timeframe defaults of that frame, and ``config=None`` means
-    :func:`~tradpal.backtest.runs.config_for` the frame's timeframe. Each run's ``meta``
+    :func:`~tradpal.backtest.strategy_run.config_for` the frame's timeframe. Each run's ``meta``
     holds ``symbol`` (the mapping's key), ``strategy`` and the resolved ``params``
     besides the engine's entries. A failing run raises its error with the symbol named.
     """
-    from tradpal.backtest.runs import backtest_strategy
+    from tradpal.backtest.strategy_run import backtest_strategy
     from tradpal.strategies import get_strategy
 
     if not frames:

@@ -12,7 +12,7 @@ and S3 keys (Step Functions passes at most 256 KB between states):
 * ``validate``: the request checked again (:class:`~tradpal.runs.requests.BacktestRequest`,
   as the API checked it) -> ``{"run_id", "request"}``;
 * ``ensure_data``: the candles load and are not empty -> adds ``data`` (bars, first, last);
-* ``run``: :func:`tradpal.backtest.runs.backtest_strategy` with :func:`config_for` as the
+* ``run``: :func:`tradpal.backtest.strategy_run.backtest_strategy` with :func:`config_for` as the
   command line runs it, and the run's files as ``tradpal backtest`` writes them (result.json,
   trades.csv, equity.csv, report.html) under ``backtests/<run_id>/`` -> adds ``result``
   (``{"bucket", "key", "metrics"}``, what ``backtest_complete`` carries);
@@ -75,7 +75,7 @@ def ensure_data(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
 def backtest(request: Mapping[str, Any]) -> tuple[Any, Any]:
     """``(StrategyRun, frame)`` of a checked request, exactly as ``tradpal backtest`` runs it
     (same loading, :func:`config_for` the timeframe with the overrides, symbol in the meta)."""
-    from tradpal.backtest.runs import backtest_strategy, config_for
+    from tradpal.backtest.strategy_run import backtest_strategy, config_for
 
     data = request["data"]
     frame = load_data(data)

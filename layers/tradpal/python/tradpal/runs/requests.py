@@ -47,7 +47,7 @@ class BacktestRequest(BaseModel):
 
     @model_validator(mode="after")
     def _library_accepts(self) -> BacktestRequest:
-        from tradpal.backtest.runs import config_for
+        from tradpal.backtest.strategy_run import config_for
 
         try:
             strategy = strategy_for(self.strategy, self.data.timeframe, allow_paths=False)
