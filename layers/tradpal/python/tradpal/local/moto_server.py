@@ -14,6 +14,7 @@ import socket
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from tradpal.errors import ConfigError
 
@@ -72,6 +73,14 @@ class MotoServer:
         with urllib.request.urlopen(request, timeout=10) as answer:
             answer.read()
         return self
+
+    def wrap_app(self, wrap: Any) -> None:
+        """Put ``wrap(app)`` in front of moto's WSGI app (a journal, :mod:`tradpal.local.
+        journal`): every request of the running server goes through it."""
+        server = self._server._server if self._server is not None else None
+        if server is None:
+            raise ConfigError("the local AWS services are not running", hint="start() first")
+        server.app = wrap(server.app)
 
     def stop(self) -> None:
         if self._server is not None:

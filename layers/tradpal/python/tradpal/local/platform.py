@@ -17,9 +17,11 @@
 * an HTTP gateway on 127.0.0.1 that checks JWTs as the deployed authorizer does, throttles
   per route and turns requests into HTTP API v2 events (:mod:`tradpal.local.gateway`), with a
   local RS256 issuer (:mod:`tradpal.auth.issuer`);
-* state kept under ``$TRADPAL_HOME/platform``: S3 objects and DynamoDB items are snapshotted
-  and restored on the next start (:mod:`tradpal.local.snapshot`), so runs survive a restart;
-  the issuer's key too, so tokens do.
+* state kept under ``$TRADPAL_HOME/platform``: every change to the buckets and tables is
+  journaled before moto answers it (:mod:`tradpal.local.journal`) and snapshotted in the
+  background (:mod:`tradpal.local.snapshot`); the next start restores the snapshot and replays
+  the journal, so a run the API answered SUCCEEDED survives even a ``kill -9``; the issuer's
+  key is kept too, so tokens survive.
 
 Stopping is graceful: the gateway stops taking requests, then events in delivery and records
 on the Kinesis stream are consumed (up to ``drain_s``), then the final snapshot is taken.
@@ -171,6 +173,7 @@ class LocalPlatform:
         from tradpal.auth.issuer import LocalIssuer
         from tradpal.local.events import EventDelivery
         from tradpal.local.gateway import LocalGateway
+        from tradpal.local.journal import Journal, JournalingApp
         from tradpal.local.machines import deploy_state_machines, handler_of
         from tradpal.local.snapshot import Snapshotter, restore
         from tradpal.notify.config import clear_config_cache
@@ -202,7 +205,14 @@ class LocalPlatform:
         buckets = [self.env.require(b.key) for b in topology.buckets]
         tables = [self.env.require(t.key) for t in topology.tables]
         restored = restore(snapshot_dir, buckets=buckets, tables=tables)
-        self.aborted = self._abort_interrupted_runs() if restored else []
+        # What changed after that snapshot and was acknowledged is in the journal; from now
+        # on every change is journaled before moto answers it.
+        keys = {self.env.require(t.key): (t.partition, t.sort) for t in topology.tables}
+        self.journal = Journal(snapshot_dir, buckets=buckets, tables=keys)
+        replayed = self.journal.replay()
+        self.moto.wrap_app(lambda app: JournalingApp(app, self.journal))
+        self.journal.enabled = True
+        self.aborted = self._abort_interrupted_runs() if (restored or replayed) else []
 
         # functions: the state-machine tasks' (with the machines), then every other one
         handlers = {cap.name: _metrics_cleared(handler_of(cap.name)) for cap in self.catalog}
@@ -226,7 +236,11 @@ class LocalPlatform:
 
         # state that survives a restart
         self.snapshotter = Snapshotter(
-            snapshot_dir, buckets=buckets, tables=tables, interval_s=self.snapshot_interval_s
+            snapshot_dir,
+            buckets=buckets,
+            tables=tables,
+            interval_s=self.snapshot_interval_s,
+            journal=self.journal,
         ).start()
         stack.callback(self.snapshotter.stop)
         # Runs after the gateway stops and before the final snapshot (the stack unwinds LIFO).

@@ -197,9 +197,9 @@ def _snapshot_table(directory: Path, ddb: Any, table: str) -> dict[str, Any]:
     return {"blob": digest, "items": len(items)}
 
 
-def _collect_garbage(directory: Path, manifest: dict[str, Any]) -> None:
+def _collect_garbage(directory: Path, manifest: dict[str, Any], also: Iterable[str] = ()) -> None:
     keep = {e["blob"] for objs in manifest["buckets"].values() for e in objs.values()}
-    keep |= {t["blob"] for t in manifest["tables"].values()}
+    keep |= {t["blob"] for t in manifest["tables"].values()} | set(also)
     for path in (directory / "blobs").glob("*/*"):
         if path.name not in keep:
             path.unlink(missing_ok=True)
@@ -214,15 +214,19 @@ def snapshot(
     tables: Iterable[str] = (),
     s3_client: Any = None,
     ddb_client: Any = None,
+    journal: Any = None,
 ) -> SnapshotResult:
     """Snapshot ``buckets`` and ``tables`` into ``directory`` (created if needed).
 
     Clients default to the local runtime's (AWS_ENDPOINT_URL). Returns what changed; the
-    previous snapshot stays valid until the new manifest replaces it atomically."""
+    previous snapshot stays valid until the new manifest replaces it atomically. With a
+    ``journal`` (:class:`tradpal.local.journal.Journal`, in the same folder), the records the
+    new snapshot holds are dropped from it and the blobs its other records name are kept."""
     directory = Path(directory)
     s3 = s3_client or client("s3", retries=False)
     ddb = ddb_client or client("dynamodb", retries=False)
     previous = load_manifest(directory) or {"buckets": {}, "tables": {}}
+    covered = journal.position if journal is not None else 0  # all of these are read below
     counts = {"written": 0, "reused": 0}
     manifest: dict[str, Any] = {"version": VERSION, "buckets": {}, "tables": {}}
     for bucket in buckets:
@@ -237,8 +241,13 @@ def snapshot(
     if not same:
         manifest["created"] = datetime.now(UTC).isoformat()
         replace_json(directory / MANIFEST, manifest)  # the commit point
-    # After the commit only: what an interrupted snapshot left behind goes now.
-    _collect_garbage(directory, manifest)
+    if journal is None:
+        # After the commit only: what an interrupted snapshot left behind goes now.
+        _collect_garbage(directory, manifest)
+    else:
+        with journal.lock:  # no record (and its blob) is written while blobs are collected
+            journal.drop_through(covered)
+            _collect_garbage(directory, manifest, journal.blobs())
     return SnapshotResult(not same, counts["written"], counts["reused"], items)
 
 
@@ -336,8 +345,10 @@ class Snapshotter:
         interval_s: float = 2.0,
         s3_client: Any = None,
         ddb_client: Any = None,
+        journal: Any = None,
     ) -> None:
         self.directory = Path(directory)
+        self.journal = journal
         self.buckets, self.tables = tuple(buckets), tuple(tables)
         self.interval_s = interval_s
         self._clients = {"s3_client": s3_client, "ddb_client": ddb_client}
@@ -351,7 +362,11 @@ class Snapshotter:
         """Snapshot now (serialised with the background thread)."""
         with self._lock:
             result = snapshot(
-                self.directory, buckets=self.buckets, tables=self.tables, **self._clients
+                self.directory,
+                buckets=self.buckets,
+                tables=self.tables,
+                journal=self.journal,
+                **self._clients,
             )
             self.snapshots += result.changed
             return result

@@ -36,7 +36,7 @@ class ResultStore:
 
     def put_json(self, key: str, obj: Any) -> int:
         """Store ``obj`` as strict JSON at ``key``; returns the size in bytes."""
-        body = json.dumps(to_jsonable(obj), allow_nan=False, separators=(",", ":")).encode()
+        body = json_bytes(to_jsonable(obj))
         self.put_bytes(key, body, "application/json")
         return len(body)
 
@@ -46,7 +46,7 @@ class ResultStore:
             return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except self._s3.exceptions.NoSuchKey:
             raise StoreError(
-                f"no result {key!r} in bucket {self.bucket}",
+                f"no stored result {key}",
                 hint="the run may have failed or been removed; check its status",
             ) from None
 
@@ -79,18 +79,34 @@ class ResultStore:
         )
 
     def offload(
-        self, key: str, obj: Any, inline_limit_bytes: int = INLINE_LIMIT_BYTES
+        self,
+        key: str,
+        obj: Any,
+        inline_limit_bytes: int = INLINE_LIMIT_BYTES,
+        *,
+        encoded: bytes | None = None,
     ) -> dict[str, Any]:
         """``{"inline": obj}`` when its JSON is small, else store it at ``key`` and return
-        ``{"url": <pre-signed>, "key": key, "bytes": n, "expires_in_s": ...}``."""
-        data = to_jsonable(obj)
-        size = len(json.dumps(data, allow_nan=False, separators=(",", ":")).encode())
-        if size <= inline_limit_bytes:
-            return {"inline": data}
-        self.put_json(key, data)
+        ``{"url": <pre-signed>, "key": key, "bytes": n, "expires_in_s": ...}``.
+
+        ``encoded``: ``obj``'s JSON as :func:`json_bytes` gives it, when the caller has it
+        already (``obj`` is then plain JSON values): measured and stored as it is instead of
+        being converted and encoded again."""
+        if encoded is None:
+            obj = to_jsonable(obj)
+            encoded = json_bytes(obj)
+        if len(encoded) <= inline_limit_bytes:
+            return {"inline": obj}
+        self.put_bytes(key, encoded, "application/json")
         return {
             "url": self.presign(key),
             "key": key,
-            "bytes": size,
+            "bytes": len(encoded),
             "expires_in_s": PRESIGN_EXPIRES_S,
         }
+
+
+def json_bytes(data: Any) -> bytes:
+    """Plain JSON values (as :func:`~tradpal.serialize.to_jsonable` gives) as the compact,
+    strict JSON the results bucket stores (ValueError for NaN or an infinity)."""
+    return json.dumps(data, allow_nan=False, separators=(",", ":")).encode()
