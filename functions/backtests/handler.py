@@ -23,6 +23,7 @@ from tradpal.runs.api import (
     NO_DATA_TEXT,
     RunAccepted,
     Status,
+    cancel_response,
     get_run,
     run_view,
     start_response,
@@ -75,6 +76,15 @@ def get_backtest(id: str):
     record = get_run("backtest", id, "list the runs with GET /v1/backtests")
     view = run_view(record, PATH)
     return json_response(200, view | backtest.result_view(record, view["links"]))
+
+
+@router.delete(
+    f"{PATH}/<id>",
+    summary="Cancel a running backtest",
+    responses=responses(backtest.BacktestView, (404, 409), texts={409: "the run is not running"}),
+)
+def cancel_backtest(id: str):
+    return cancel_response("backtest", id, PATH, "list the runs with GET /v1/backtests")
 
 
 app = make_app()

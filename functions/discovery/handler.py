@@ -16,7 +16,14 @@ from tradpal.platform.http import json_response, make_app, responses
 from tradpal.platform.market_data import require_stored_data
 from tradpal.platform.observability import for_capability
 from tradpal.runs import discovery
-from tradpal.runs.api import NO_DATA_TEXT, RunAccepted, get_run, run_view, start_response
+from tradpal.runs.api import (
+    NO_DATA_TEXT,
+    RunAccepted,
+    cancel_response,
+    get_run,
+    run_view,
+    start_response,
+)
 from tradpal.runs.requests import DiscoveryRunRequest
 
 PATH = "/v1/discovery"
@@ -49,6 +56,15 @@ def get_discovery(id: str):
     record = get_run("discovery", id, "use the run_id that POST /v1/discovery answered")
     view = run_view(record, PATH)
     return json_response(200, view | discovery.progress_view(record, view["links"]))
+
+
+@router.delete(
+    f"{PATH}/<id>",
+    summary="Cancel a running discovery",
+    responses=responses(discovery.DiscoveryView, (404, 409), texts={409: "the run is not running"}),
+)
+def cancel_discovery(id: str):
+    return cancel_response("discovery", id, PATH, "use the run_id that POST /v1/discovery answered")
 
 
 app = make_app()

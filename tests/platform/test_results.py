@@ -23,5 +23,5 @@ def test_small_results_are_inline_and_large_ones_a_working_presigned_link(aws):
     assert body["rows"][-1] == 49_999 and body["nan"] is None  # strict JSON
     assert results.exists("runs/r1/big.json") and not results.exists("runs/r1/none.json")
     assert results.list_keys("runs/") == ["runs/r1/big.json"]
-    with pytest.raises(StoreError, match="no result"):
+    with pytest.raises(StoreError, match="no stored result"):
         results.get_json("runs/r1/none.json")

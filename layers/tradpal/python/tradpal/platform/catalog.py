@@ -456,6 +456,7 @@ CATALOG = Catalog(
                 Route("POST", "/v1/backtests", ("trade",), _RUN),
                 Route("GET", "/v1/backtests", ("read",), _READ),
                 Route("GET", "/v1/backtests/{id}", ("read",), _READ),
+                Route("DELETE", "/v1/backtests/{id}", ("trade",), _RUN),
             ),
             sfn_tasks=(
                 "backtest.validate",
@@ -483,6 +484,7 @@ CATALOG = Catalog(
             routes=(
                 Route("POST", "/v1/discovery", ("trade",), _RUN),
                 Route("GET", "/v1/discovery/{id}", ("read",), _READ),
+                Route("DELETE", "/v1/discovery/{id}", ("trade",), _RUN),
             ),
             sfn_tasks=(
                 "discovery.plan",

@@ -19,14 +19,21 @@ from pydantic import BaseModel, Field
 from tradpal.errors import FieldError
 from tradpal.platform.http import ApiError, json_response, not_found
 from tradpal.platform.idempotency import run_once
-from tradpal.runs.orchestration import RunConflictError, reconcile, run_id_for, start_run
+from tradpal.runs.orchestration import (
+    RunConflictError,
+    cancel_run,
+    latest_attempt,
+    reconcile,
+    run_id_for,
+    start_run,
+)
 from tradpal.runs.store import RunRecord, RunStore, page_position
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 IDEMPOTENCY_TTL_S = 24 * 3600
 """How long a repeated Idempotency-Key gets the first answer back (the usual 24 hours)."""
-Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
+Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "CANCELLED"]
 NO_DATA_TEXT = "the dataset is not stored, or holds no bars in the range (details say what is)"
 """The 404 of a run start whose data the store does not hold."""
 
@@ -87,8 +94,8 @@ def start_response(
     ``context`` the invocation's Lambda context."""
     key = idempotency_key(headers)
 
-    def start() -> dict[str, Any]:
-        run_id = run_id_for(kind, key)
+    def start(attempt: int = 1) -> dict[str, Any]:
+        run_id = run_id_for(kind, key, attempt)
         try:
             record = start_run(kind, kind, run_id, request)
         except RunConflictError as exc:
@@ -104,10 +111,42 @@ def start_response(
             "runs.start", identity, start, ttl_s=IDEMPOTENCY_TTL_S, key="[kind, key]",
             validate="body", context=context,
         )  # fmt: skip
-        record = RunStore().get(answer["run_id"])  # a repeat: the status now, not then
-        if record is not None:
-            answer = {**answer, "status": reconcile(record).status}
+        answer = _repeated(answer, path, start)
     return json_response(202, answer, {"Location": answer["links"]["self"]})
+
+
+def _repeated(answer: dict[str, Any], path: str, start: Any) -> dict[str, Any]:
+    """A repeated Idempotency-Key's answer: its newest run with the status now; a run that
+    was ABORTED (its execution stopped without finishing: the local platform restarted, a
+    timeout) is retried once per repeat, the retry linked from it (``retried_by``). FAILED
+    and CANCELLED runs are answered as they are: a failure says why, a cancel was meant."""
+    runs = RunStore()
+    record = runs.get(answer["run_id"])
+    if record is None:
+        return answer
+    record, attempt = latest_attempt(record)
+    record = reconcile(record)
+    if record.status != "ABORTED":
+        return {"run_id": record.run_id, "status": record.status,
+                "links": {"self": f"{path}/{record.run_id}"}}  # fmt: skip
+    retry = start(attempt + 1)
+    # one retry per aborted run, even when two repeats race: the first link wins
+    if not runs.update(record.run_id, only_if={"retried_by": ""}, retried_by=retry["run_id"]):
+        return _repeated(answer, path, start)
+    return retry
+
+
+def cancel_response(kind: str, run_id: str, path: str, hint: str) -> Any:
+    """Cancel a RUNNING run (:func:`tradpal.runs.orchestration.cancel_run`) and answer 200
+    with its view; 404 for an unknown run, 409 for one that is not running."""
+    record = get_run(kind, run_id, hint)
+    if record.status != "RUNNING" or not cancel_run(record):
+        now = get_run(kind, run_id, hint)
+        raise ApiError(
+            409, "not_running", f"{kind} run {run_id} is {now.status}, not RUNNING",
+            {"hint": "only a running run can be cancelled"},
+        )  # fmt: skip
+    return json_response(200, run_view(get_run(kind, run_id, hint), path))
 
 
 def page_cursor(record: RunRecord) -> str:
@@ -152,7 +191,7 @@ def run_view(record: RunRecord, path: str) -> dict[str, Any]:
         "error": None,
         "links": {"self": f"{path}/{record.run_id}"},
     }
-    if record.status in ("FAILED", "ABORTED"):
+    if record.status in ("FAILED", "ABORTED", "CANCELLED"):
         out["error"] = {"error": record.error, "cause": public_cause(record.cause)}
     return out
 

@@ -131,7 +131,7 @@ def store(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
     key = state["result"]["key"]
     if not ResultStore().exists(key):
         raise StoreError(f"run {run_id}: {key} is not stored", hint="retry the execution")
-    RunStore().update(run_id, status="SUCCEEDED", kind="backtest", result_key=key)
+    RunStore().succeed(run_id, "backtest", key)  # a run cancelled meanwhile stays CANCELLED
     return dict(state)
 
 

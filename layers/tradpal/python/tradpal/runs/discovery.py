@@ -161,7 +161,7 @@ def validate_best(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
     results.put_json(key, final)
     best = final.get("best")
     summary = None if best is None else {k: best.get(k) for k in BEST_FIELDS}
-    RunStore().update(run_id, status="SUCCEEDED", kind="discovery", result_key=key)
+    RunStore().succeed(run_id, "discovery", key)  # a run cancelled meanwhile stays CANCELLED
     return {**state, "state_key": key, "best": summary}
 
 

@@ -11,6 +11,7 @@ the item to SUCCEEDED, and a later whole-item write would wipe that.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -31,11 +32,42 @@ class RunConflictError(TradPalError):
     """A run of that id exists with another request (an Idempotency-Key reused)."""
 
 
-def run_id_for(kind: str, idempotency_key: str | None) -> str:
-    """A fresh uuid, or the uuid5 of ``kind`` and the key: the same key, the same run id."""
+def run_id_for(kind: str, idempotency_key: str | None, attempt: int = 1) -> str:
+    """A fresh uuid, or the uuid5 of ``kind``, the key and the ``attempt`` (after the first:
+    the retries of an aborted run): the same key, the same run id."""
     if idempotency_key is None:
         return str(uuid.uuid4())
-    return str(uuid.uuid5(_KEY_NAMESPACE, f"{kind}:{idempotency_key}"))
+    suffix = "" if attempt == 1 else f":{attempt}"
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{kind}:{idempotency_key}{suffix}"))
+
+
+def latest_attempt(record: RunRecord) -> tuple[RunRecord, int]:
+    """The newest retry of ``record`` (following ``retried_by``) and its attempt number."""
+    runs, attempt = RunStore(), 1
+    while record.retried_by:
+        following = runs.get(record.retried_by)
+        if following is None:
+            break
+        record, attempt = following, attempt + 1
+    return record, attempt
+
+
+def cancel_run(record: RunRecord) -> bool:
+    """Stop a RUNNING run's execution and mark it CANCELLED; False when it was no longer
+    running (it finished meanwhile). A task still at work when the execution stops finds
+    the run CANCELLED and leaves it so (:meth:`RunStore.succeed`)."""
+    runs = RunStore()
+    if not runs.update(record.run_id, only_if={"status": "RUNNING"}, status="CANCELLED",
+                       error="Cancelled", cause="cancelled by its user"):  # fmt: skip
+        return False
+    if record.execution_arn:
+        sfn = client("stepfunctions")
+        # an execution that never started: the record alone said RUNNING
+        with contextlib.suppress(sfn.exceptions.ExecutionDoesNotExist):
+            sfn.stop_execution(
+                executionArn=record.execution_arn, error="Cancelled", cause="cancelled by its user"
+            )
+    return True
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

@@ -21,8 +21,10 @@ from tradpal.platform.environment import platform_env
 from tradpal.serialize import now_iso
 
 RunKind = Literal["backtest", "discovery"]
-RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
-STATUSES: tuple[str, ...] = ("RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
+RunStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "CANCELLED"]
+STATUSES: tuple[str, ...] = ("RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "CANCELLED")
+"""ABORTED: its execution stopped without finishing (the local platform restarted, a timeout);
+CANCELLED: its user cancelled it."""
 RETENTION_DAYS = 90
 
 
@@ -40,12 +42,16 @@ class RunRecord:
     result_key: str = ""
     error: str = ""
     cause: str = ""
+    retried_by: str = ""
+    """The run that retried this one (an aborted run repeated with its Idempotency-Key)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-_STRINGS = ("kind", "status", "created_at", "updated_at", "execution_arn", "result_key")
+_STRINGS = (
+    "kind", "status", "created_at", "updated_at", "execution_arn", "result_key", "retried_by",
+)  # fmt: skip
 _TEXT = ("error", "cause")
 
 
@@ -79,6 +85,7 @@ def _record(item: dict[str, Any]) -> RunRecord:
         result_key=s("result_key"),
         error=s("error"),
         cause=s("cause"),
+        retried_by=s("retried_by"),
     )
 
 
@@ -107,22 +114,62 @@ class RunStore:
         item = got.get("Item")
         return None if item is None else _record(item)
 
-    def update(self, run_id: str, **fields: str) -> None:
+    def update(self, run_id: str, *, only_if: dict[str, str] | None = None, **fields: str) -> bool:
         """Set string attributes of an existing run (``status=...``, ``result_key=...``);
-        ``updated_at`` is set to now."""
+        ``updated_at`` is set to now. ``only_if`` (``{"status": "RUNNING"}``, or ``{"field":
+        ""}`` for one that is not set yet) makes the write conditional: False when the run
+        is not so (nothing written), else True. How a task that finishes after its run was
+        cancelled leaves it CANCELLED, and how one retry of a run wins."""
         unknown = sorted(set(fields) - set(_STRINGS) - set(_TEXT))
         if unknown:
             raise ConfigError(f"cannot update run fields {unknown}", hint=f"use {_STRINGS}")
         fields = {**fields, "updated_at": now_iso()}
         names = {f"#{k}": k for k in fields}
         values = {f":{k}": {"S": str(v)} for k, v in fields.items()}
-        self._ddb.update_item(
-            TableName=self.table,
-            Key={"run_id": {"S": run_id}},
-            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        extra: dict[str, Any] = {}
+        if only_if:
+            conditions = []
+            for k, v in only_if.items():
+                names[f"#{k}"] = k
+                if v:
+                    values[f":if_{k}"] = {"S": v}
+                    conditions.append(f"#{k} = :if_{k}")
+                else:
+                    conditions.append(f"attribute_not_exists(#{k})")
+            extra["ConditionExpression"] = " AND ".join(conditions)
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"run_id": {"S": run_id}},
+                UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in fields),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                **extra,
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def succeed(self, run_id: str, kind: str, result_key: str) -> bool:
+        """Mark the run SUCCEEDED with its result, unless it was cancelled meanwhile (False:
+        it stays CANCELLED). A run without a record yet (a task run by hand) gets one."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"run_id": {"S": run_id}},
+                UpdateExpression="SET #status = :done, #kind = :kind, #key = :key, #at = :at",
+                ConditionExpression="attribute_not_exists(run_id) OR #status <> :cancelled",
+                ExpressionAttributeNames={
+                    "#status": "status", "#kind": "kind", "#key": "result_key", "#at": "updated_at",
+                },
+                ExpressionAttributeValues={
+                    ":done": {"S": "SUCCEEDED"}, ":kind": {"S": kind}, ":key": {"S": result_key},
+                    ":at": {"S": now_iso()}, ":cancelled": {"S": "CANCELLED"},
+                },
+            )  # fmt: skip
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def list(
         self,
