@@ -100,3 +100,41 @@ def test_a_handler_routes_each_kind_to_its_part_and_refuses_others():
     with pytest.raises(ConfigError, match="cannot handle this event") as caught:
         handler({"version": "2.0", "requestContext": {}}, context)
     assert "state-machine tasks, its schedules" in caught.value.hint
+
+
+def test_disabled_metrics_are_dropped_after_each_invocation(monkeypatch, capsys):
+    """Powertools keeps metrics it does not flush (disabled, as locally): without dropping
+    them, every invocation added to one list, printed as EMF at the 100th value anyway."""
+    from fakes.lambda_events import LambdaContext
+
+    from tradpal.platform.observability import for_capability
+
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    obs = for_capability("entry_metrics")
+
+    def schedule(event):
+        obs.metrics.add_metric(name="Things", unit="Count", value=1)
+        return len(obs.metrics.metric_set["Things"]["Value"])
+
+    handler = lambda_handler(obs, schedule=schedule)
+    assert [handler({"action": "x"}, LambdaContext()) for _ in range(150)] == [1] * 150
+    assert "Things" not in obs.metrics.metric_set
+    assert "CloudWatchMetrics" not in capsys.readouterr().out
+
+
+def test_the_tracer_is_made_only_where_tracing_is_on(monkeypatch):
+    from fakes.lambda_events import LambdaContext
+
+    from tradpal.platform.observability import for_capability, tracing_enabled
+
+    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+    assert not tracing_enabled()  # outside Lambda, as Powertools decides
+    obs = for_capability("entry_tracing")
+    handler = lambda_handler(obs, schedule=lambda event: "done")
+    assert handler({"action": "x"}, LambdaContext()) == "done"
+    assert "tracer" not in vars(obs)  # never made
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    assert tracing_enabled()
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    assert not tracing_enabled()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -10,7 +11,7 @@ from fakes.lambda_events import http_event
 from pydantic import BaseModel, Field
 
 from tradpal.errors import ConfigError
-from tradpal.platform.http import ApiError, make_app, not_found
+from tradpal.platform.http import ApiError, make_app, model_response, not_found
 
 
 class Body(BaseModel):
@@ -38,6 +39,34 @@ def read(id: str) -> dict:
 @router.get("/v1/conflict")
 def conflict() -> dict:
     raise ApiError(409, "conflict", "busy", {"run_id": "r1"})
+
+
+class Shown(BaseModel):
+    name: str
+    values: list[float | None]
+    note: str | None = None
+
+
+@router.get("/v1/shown")
+def shown() -> Shown:
+    return Shown(name="é\u2028", values=[0.1, None, 1e300, -0.0])
+
+
+@router.get("/v1/shown-once")
+def shown_once():
+    return model_response(
+        Shown(name="é\u2028", values=[]), encoded={"values": "[0.1,null,1e+300,-0.0]"}
+    )
+
+
+@router.get("/v1/idempotent/<how>")
+def idempotent(how: str) -> dict:
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
+    )
+
+    raise (IdempotencyValidationError if how == "other" else IdempotencyAlreadyInProgressError)()
 
 
 APP = make_app()
@@ -160,3 +189,35 @@ def test_a_base64_body_that_is_not_utf8_is_400():
     answer = APP.resolve({**event, "body": "/w==", "isBase64Encoded": True}, Context())
     error = json.loads(answer["body"])["error"]
     assert answer["statusCode"] == 400 and "not UTF-8" in error["message"]
+
+
+def test_a_body_is_parsed_once_and_validation_gets_that_value(monkeypatch):
+    """The strict check's parse is the value the route is validated from: one json.loads
+    per request (Powertools parsed the body again for its validation)."""
+    parsed = []
+    loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda text, **kw: parsed.append(text) or loads(text, **kw))
+    for encoded in (False, True):
+        text = json.dumps({"strategy": "ema", "bars": 3})
+        event = http_event("POST", "/v1/things")
+        body = base64.b64encode(text.encode()).decode() if encoded else text
+        answer = APP.resolve({**event, "body": body, "isBase64Encoded": encoded}, Context())
+        assert answer["statusCode"] == 200 and loads(answer["body"])["bars"] == 3
+        assert parsed == [text]
+        parsed.clear()
+
+
+def test_a_model_response_is_the_text_powertools_gives_for_the_model():
+    want = APP.resolve(http_event("GET", "/v1/shown"), Context())
+    got = APP.resolve(http_event("GET", "/v1/shown-once"), Context())
+    assert got["statusCode"] == want["statusCode"] == 200
+    assert got["body"] == want["body"]  # byte for byte
+    assert got["headers"]["Content-Type"] == want["headers"]["Content-Type"]
+
+
+def test_idempotency_errors_are_409_in_the_error_shape():
+    status, body = call("GET", "/v1/idempotent/other")
+    assert status == 409 and body["error"]["code"] == "idempotency_conflict"
+    status, body = call("GET", "/v1/idempotent/busy")
+    assert status == 409 and body["error"]["code"] == "idempotency_in_progress"
+    assert "retry after a moment" in body["error"]["details"]["hint"]

@@ -25,3 +25,14 @@ def test_small_results_are_inline_and_large_ones_a_working_presigned_link(aws):
     assert results.list_keys("runs/") == ["runs/r1/big.json"]
     with pytest.raises(StoreError, match="no stored result"):
         results.get_json("runs/r1/none.json")
+
+
+def test_an_encoded_document_is_stored_as_it_is(aws):
+    results = ResultStore(aws.env.results_bucket)
+    encoded = json.dumps([{"a": 1.5, "b": None}] * 100, separators=(",", ":")).encode()
+    assert results.place("small.json", encoded) is None and not results.exists("small.json")
+    link = results.place("big.json", encoded, inline_limit_bytes=100)
+    assert link["key"] == "big.json" and link["bytes"] == len(encoded)
+    assert results.get_bytes("big.json") == encoded
+    with urllib.request.urlopen(link["url"], timeout=10) as answer:
+        assert answer.read() == encoded

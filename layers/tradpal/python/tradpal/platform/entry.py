@@ -12,12 +12,15 @@ the function takes.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
 from tradpal.errors import ConfigError, TradPalError
-from tradpal.platform.observability import Observability
+from tradpal.platform.observability import Observability, tracing_enabled
 
 EventKind = Literal["http", "task", "stream", "schedule", "event"]
 Task = Callable[[Any, Any], Any]
@@ -137,7 +140,21 @@ def lambda_handler(
         obs.logger.set_correlation_id(_correlation_id(kind, event))
         return part(event, context)
 
-    traced = obs.tracer.capture_lambda_handler(obs.metrics.log_metrics(handler))
+    metered = obs.metrics.log_metrics(handler)
+
+    @functools.wraps(metered)  # X-Ray names the subsegment after it: "## handler"
+    def measured(event: Any, context: Any) -> Any:
+        try:
+            return metered(event, context)
+        finally:
+            # Disabled metrics (the local platform) are never flushed, so Powertools keeps
+            # them: every invocation would add its values to one growing list, formatted into
+            # a debug message on each add and printed as EMF at the 100th value anyway.
+            if is_metrics_disabled():
+                obs.metrics.clear_metrics()
+
+    # Where tracing is off the tracer would only pass the call through; it is not made.
+    traced = obs.tracer.capture_lambda_handler(measured) if tracing_enabled() else measured
     return obs.logger.inject_lambda_context(traced)
 
 

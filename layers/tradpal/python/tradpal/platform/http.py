@@ -18,6 +18,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -25,10 +27,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
 from pydantic import BaseModel, Field
 
 from tradpal.errors import FieldError, TradPalError
@@ -99,6 +97,26 @@ def json_response(status: int, body: Any, headers: Mapping[str, str] | None = No
     )
 
 
+def model_response(
+    model: BaseModel, status: int = 200, *, encoded: Mapping[str, str] | None = None
+) -> Response:
+    """``model`` as the JSON response Powertools gives for a route that returns it (fields in
+    order, compact), built in one pass: ``encoded`` maps field names to JSON text the route
+    has encoded already (rows it measured or hashed), written in as it is instead of the
+    field's value."""
+    members = []
+    for name, value in model.model_dump(mode="json", by_alias=True).items():
+        text = encoded.get(name) if encoded else None
+        if text is None:
+            text = json.dumps(value, separators=(",", ":"))
+        members.append(f"{json.dumps(name)}:{text}")
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body="{" + ",".join(members) + "}",
+    )
+
+
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
     """An error in the one shape."""
     return json_response(status, error_body(code, message, details))
@@ -141,69 +159,95 @@ def _refuse_constant(name: str) -> Any:
     raise _NotJson(name)
 
 
-def _json_problem(raw: Any, base64_encoded: bool) -> str | None:
-    """Why ``raw`` (an HTTP API event's body) is not strict JSON (RFC 8259), or None."""
+def _strict_json(raw: Any, base64_encoded: bool) -> tuple[str | None, str, Any]:
+    """``(problem, text, value)`` of an HTTP API event's body: why it is not strict JSON
+    (RFC 8259), or None with its text and parsed value."""
     try:
         data = base64.b64decode(raw, validate=True) if base64_encoded else raw
         text = data.decode("utf-8") if isinstance(data, bytes) else str(data)
     except (ValueError, UnicodeDecodeError):
-        return "the request body is not UTF-8 text"
+        return "the request body is not UTF-8 text", "", None
     if text.startswith("\ufeff"):
-        return "the request body starts with a byte order mark; send UTF-8 without one"
+        return "the request body starts with a byte order mark; send UTF-8 without one", "", None
     try:
-        json.loads(text, parse_constant=_refuse_constant)
+        return None, text, json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
-        return f"the request body is not valid JSON: {exc.msg} at {where}"
+        problem = f"the request body is not valid JSON: {exc.msg} at {where}"
     except RecursionError:
-        return "the request body nests arrays or objects too deeply"
+        problem = "the request body nests arrays or objects too deeply"
     except _NotJson as exc:
-        return (
+        problem = (
             f"the request body holds {exc}, which is not JSON; send a number or null, "
             "or leave the field out"
         )
     except ValueError:  # an integer with more digits than Python converts
-        return "the request body holds a number with too many digits"
-    return None
+        problem = "the request body holds a number with too many digits"
+    return problem, "", None
 
 
-def _checked_body(event: Mapping[str, Any]) -> tuple[dict[str, Any] | None, Mapping[str, Any]]:
-    """(refusal, event): 415 for a body that is not JSON by its Content-Type, 400 for one that
-    is not strict JSON (unparsable, NaN or Infinity, too deep, not UTF-8), else None and the
-    event, its Content-Type normalized to application/json so that validation parses every
-    JSON type alike. No Content-Type is taken as JSON, as most HTTP clients send it."""
+def _checked_body(
+    event: Mapping[str, Any],
+) -> tuple[dict[str, Any] | None, Mapping[str, Any], tuple[str, Any] | None]:
+    """(refusal, event, parsed): 415 for a body that is not JSON by its Content-Type, 400 for
+    one that is not strict JSON (unparsable, NaN or Infinity, too deep, not UTF-8), else None,
+    the event, its Content-Type normalized to application/json so that validation parses
+    every JSON type alike, and the body's ``(text, value)`` (None without a body). No
+    Content-Type is taken as JSON, as most HTTP clients send it."""
     raw = event.get("body")
     if not raw:
-        return None, event
+        return None, event, None
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     ctype = str(headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype and not _is_json_type(ctype):
-        return error_result(
-            415,
-            "unsupported_media_type",
-            f"the request body must be JSON, not {ctype}",
-            {"hint": "send Content-Type: application/json"},
-        ), event
-    problem = _json_problem(raw, bool(event.get("isBase64Encoded")))
+        return (
+            error_result(
+                415,
+                "unsupported_media_type",
+                f"the request body must be JSON, not {ctype}",
+                {"hint": "send Content-Type: application/json"},
+            ),
+            event,
+            None,
+        )
+    problem, text, value = _strict_json(raw, bool(event.get("isBase64Encoded")))
     if problem is not None:
-        return error_result(
-            400, "invalid_json", problem, {"hint": "send a JSON object as the body"}
-        ), event
+        return (
+            error_result(400, "invalid_json", problem, {"hint": "send a JSON object as the body"}),
+            event,
+            None,
+        )
     if ctype and not str(headers["content-type"]).strip().startswith(JSON_TYPES[0]):
         event = {**event, "headers": {**headers, "content-type": JSON_TYPES[0]}}
-    return None, event
+    return None, event, (text, value)
 
 
 class _Resolver(APIGatewayHttpResolver):
     """Powertools' resolver, refusing bodies that are not strict JSON before its validation
-    parses them."""
+    reads them, and parsing a body once: validation gets the value the strict check parsed
+    (Powertools' ``json_body`` asks the deserializer with the same text)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._body = threading.local()
+        super().__init__(json_body_deserializer=self._body_value, **kwargs)
+
+    def _body_value(self, text: str) -> Any:
+        parsed = getattr(self._body, "parsed", None)
+        if parsed is not None and parsed[0] == text:
+            return parsed[1]
+        return json.loads(text)
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        parsed = None
         if isinstance(event, Mapping):
-            refused, event = _checked_body(event)
+            refused, event, parsed = _checked_body(event)
             if refused is not None:
                 return refused
-        return super().resolve(event, context)
+        self._body.parsed = parsed
+        try:
+            return super().resolve(event, context)
+        finally:
+            self._body.parsed = None
 
 
 def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
@@ -234,24 +278,6 @@ def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
         details = {"hint": exc.hint} if getattr(exc, "hint", None) else None
         return error_response(400, "bad_request", exc.message, details)
 
-    @app.exception_handler(IdempotencyValidationError)
-    def _conflict(exc: Exception) -> Response:
-        return error_response(
-            409,
-            "idempotency_conflict",
-            "this Idempotency-Key was used with a different request",
-            {"hint": "use a new key for a new request, or repeat the first request exactly"},
-        )
-
-    @app.exception_handler(IdempotencyAlreadyInProgressError)
-    def _in_progress(exc: Exception) -> Response:
-        return error_response(
-            409,
-            "idempotency_in_progress",
-            "a request with this Idempotency-Key is still being processed",
-            {"hint": "retry after a moment to get its result"},
-        )
-
     @app.not_found
     def _not_found(exc: NotFoundError) -> Response:
         return error_response(
@@ -264,6 +290,9 @@ def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
 
     @app.exception_handler(Exception)
     def _internal(exc: Exception) -> Response:
+        conflict = _idempotency_refusal(exc)
+        if conflict is not None:
+            return conflict
         request_id = app.current_event.request_context.request_id
         log.exception("unhandled error in request %s", request_id)
         return error_response(
@@ -274,6 +303,34 @@ def make_app(*, cors_origins: Sequence[str] = ()) -> APIGatewayHttpResolver:
         )
 
     return app
+
+
+_IDEMPOTENCY_ERRORS = "aws_lambda_powertools.utilities.idempotency.exceptions"
+
+
+def _idempotency_refusal(exc: Exception) -> Response | None:
+    """409 for an Idempotency-Key reused with another request, or for one still in progress;
+    None for any other error. Powertools' idempotency errors are looked up, not imported:
+    their package loads boto3 (a tenth of a second of every cold start), and only a function
+    that uses idempotency, which has loaded them, can raise them."""
+    errors = sys.modules.get(_IDEMPOTENCY_ERRORS)
+    if errors is None:
+        return None
+    if isinstance(exc, errors.IdempotencyValidationError):
+        return error_response(
+            409,
+            "idempotency_conflict",
+            "this Idempotency-Key was used with a different request",
+            {"hint": "use a new key for a new request, or repeat the first request exactly"},
+        )
+    if isinstance(exc, errors.IdempotencyAlreadyInProgressError):
+        return error_response(
+            409,
+            "idempotency_in_progress",
+            "a request with this Idempotency-Key is still being processed",
+            {"hint": "retry after a moment to get its result"},
+        )
+    return None
 
 
 def not_found(what: str, hint: str | None = None) -> ApiError:

@@ -79,24 +79,22 @@ class ResultStore:
         )
 
     def offload(
-        self,
-        key: str,
-        obj: Any,
-        inline_limit_bytes: int = INLINE_LIMIT_BYTES,
-        *,
-        encoded: bytes | None = None,
+        self, key: str, obj: Any, inline_limit_bytes: int = INLINE_LIMIT_BYTES
     ) -> dict[str, Any]:
         """``{"inline": obj}`` when its JSON is small, else store it at ``key`` and return
-        ``{"url": <pre-signed>, "key": key, "bytes": n, "expires_in_s": ...}``.
+        ``{"url": <pre-signed>, "key": key, "bytes": n, "expires_in_s": ...}``."""
+        data = to_jsonable(obj)
+        placed = self.place(key, json_bytes(data), inline_limit_bytes)
+        return {"inline": data} if placed is None else placed
 
-        ``encoded``: ``obj``'s JSON as :func:`json_bytes` gives it, when the caller has it
-        already (``obj`` is then plain JSON values): measured and stored as it is instead of
-        being converted and encoded again."""
-        if encoded is None:
-            obj = to_jsonable(obj)
-            encoded = json_bytes(obj)
+    def place(
+        self, key: str, encoded: bytes, inline_limit_bytes: int = INLINE_LIMIT_BYTES
+    ) -> dict[str, Any] | None:
+        """:meth:`offload` of a document already encoded (as :func:`json_bytes` encodes):
+        None when it is small enough to answer inline, else stored as it is at ``key``
+        and the link to it (``url``, ``key``, ``bytes``, ``expires_in_s``)."""
         if len(encoded) <= inline_limit_bytes:
-            return {"inline": obj}
+            return None
         self.put_bytes(key, encoded, "application/json")
         return {
             "url": self.presign(key),
