@@ -1,20 +1,42 @@
-"""Cold start: a fresh process imports tradpal.indicators and computes the set on 10,000 bars.
+"""Cold start: a fresh process imports tradpal.indicators and computes the set on 10,000 bars;
+and every Lambda function's cold start, a fresh process importing its handler and serving
+its first request.
 
 Wall time of the whole subprocess (interpreter start included), median of several
 runs, against the 0.5 s budget; `python -c pass` and TA-Lib doing the same work
 are measured in the same run for reference.
+
+Functions: for each capability, ``functions.<capability>.handler`` imported in a fresh
+interpreter that then serves one request as Lambda delivers it, against a moto server this
+process starts (the platform's buckets, tables, bus, stream and notifier secret
+provisioned), in the environment the local platform gives its functions; median of
+:data:`FUNCTION_RUNS` wall times against :data:`FUNCTION_BUDGET_S`, with the median split into
+interpreter start, handler import and first request (from the child's own clock). The
+first requests (:data:`FIRST_REQUESTS`) answer without a state machine: the HTTP functions a
+real route (the discovery one a run id that is not stored: 404), the discovery worker a batch
+whose data is not stored (it records the refusal in the results bucket), the notifier an
+event no channel is configured for.
 Run: .venv/bin/python benchmarks/bench_cold_start.py
 """
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
+from pathlib import Path
+from typing import Any
 
 RUNS = 7
 BUDGET_S = 0.5
+FUNCTION_RUNS = 5
+FUNCTION_BUDGET_S = 1.0
+ROOT = Path(__file__).resolve().parents[1]
 
 _DATA = """
 import numpy as np
@@ -44,7 +66,228 @@ def wall(code: str) -> float:
     return time.perf_counter() - t0
 
 
-def main() -> dict[str, float]:
+def _candles(n: int) -> list[dict[str, Any]]:
+    from tradpal.data.sources.synthetic import generate_ohlcv
+
+    frame = generate_ohlcv(n, "1h", seed=7, symbol="SYN/USD")
+    return [
+        {"time": t.isoformat(), **{c: float(frame[c].iloc[i]) for c in frame.columns}}
+        for i, t in enumerate(frame.index)
+    ]
+
+
+def _http(method: str, path: str, body: Any = None, route: str | None = None) -> dict[str, Any]:
+    key = f"{method} {route or path}"
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": key,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1"},
+            "requestId": "cold-start",
+            "routeKey": key,
+            "stage": "$default",
+        },
+        "isBase64Encoded": False,
+    }
+    if body is not None:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def first_requests() -> dict[str, dict[str, Any]]:
+    """The first request each function serves (see the module docstring)."""
+    posted = _candles(50)
+    batch = {
+        "Items": [{"id": 0, "params": {"fast": 9, "slow": 21}}],
+        "BatchInput": {
+            "task": "evaluate",
+            "run_id": "cold-start",
+            "generation": 0,
+            "request": {"strategy": "ema_crossover", "data": {"source": "store",
+                        "symbol": "NONE/USD", "timeframe": "1h"}},
+            "results_prefix": "discovery/cold-start/g0/results/",
+        },
+    }  # fmt: skip
+    alert = {
+        "version": "0",
+        "id": "cold-start",
+        "detail-type": "risk_alert",
+        "source": "tradpal.signals",
+        "account": "123456789012",
+        "time": "2024-05-01T13:00:01Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"alert_id": "r-1", "level": "warning", "kind": "drawdown",
+                   "message": "Drawdown 12% (limit 20%)", "time": "2024-05-01T13:00:00Z"},
+    }  # fmt: skip
+    return {
+        "health": _http("GET", "/v1/health"),
+        "signals": _http("POST", "/v1/signals", {"strategy": "ema_crossover", "candles": posted}),
+        "indicators": _http(
+            "POST", "/v1/indicators", {"indicators": ["ema:9", "rsi:14"], "candles": posted}
+        ),
+        "data": _http("GET", "/v1/data"),
+        "backtests": _http("GET", "/v1/backtests"),
+        "discovery": _http("GET", f"/v1/discovery/{uuid.UUID(int=0)}", route="/v1/discovery/{id}"),
+        "discovery_evaluate": batch,
+        "notifier": alert,
+    }
+
+
+FIRST_REQUESTS = (
+    "health", "signals", "indicators", "data", "backtests", "discovery", "discovery_evaluate",
+    "notifier",
+)  # fmt: skip
+
+_CHILD = """
+import time
+started = time.perf_counter()
+import json, sys
+sys.path.insert(0, {root!r})
+import importlib
+module = importlib.import_module("functions.{capability}.handler")
+imported = time.perf_counter()
+
+class Context:
+    function_name = "tradpal-{capability}"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:tradpal-{capability}"
+    aws_request_id = "00000000-0000-0000-0000-000000000000"
+
+    def get_remaining_time_in_millis(self):
+        return 60_000
+
+answer = module.handler(json.loads(sys.stdin.read()), Context())
+served = time.perf_counter()
+served_at = time.time()
+status = answer.get("statusCode", "ok") if isinstance(answer, dict) else "ok"
+print(json.dumps({{"import_s": imported - started, "first_request_s": served - imported,
+                  "served_at": served_at, "status": status}}))
+if {stdlib_only}:  # compile the standard library modules it used, and nothing else
+    import importlib.util, py_compile, sysconfig
+    stdlib = sysconfig.get_paths()["stdlib"]
+    for m in list(sys.modules.values()):
+        f = getattr(m, "__file__", None) or ""
+        if f.endswith(".py") and f.startswith(stdlib) and "site-packages" not in f:
+            py_compile.compile(f, cfile=importlib.util.cache_from_source(f))
+"""
+
+MODES = {
+    "bytecode": "every module's bytecode cached (written by a first run)",
+    "source": "the standard library's bytecode only: the code and its dependencies compiled "
+    "at import, as the Lambda build ships them (without __pycache__, on a read-only /var/task)",
+}
+SOURCE_RUNS = 3
+
+
+def function_cold_starts() -> dict[str, Any]:
+    """Per capability: the median time from spawning a fresh process to its answer to the
+    first request, and the parts of that run; with every module's bytecode cached, and with
+    the code and its dependencies compiled from source (:data:`MODES`). Bytecode lives under
+    a ``PYTHONPYCACHEPREFIX`` of its own, never in the tree."""
+    from tradpal.local.moto_server import MotoServer, patched_environ
+    from tradpal.local.resources import local_env, provision
+    from tradpal.platform.aws import reset_clients
+    from tradpal.platform.environment import platform_env
+
+    requests = first_requests()
+    server = MotoServer().start()
+    env = local_env(prefix="cold")
+    scratch = Path(tempfile.mkdtemp(prefix="tradpal-cold-"))
+    environ = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        **server.environ(),
+        **env.to_environ(),
+        "TRADPAL_HOME": str(scratch / "home"),
+        # as tradpal.local.platform sets them for its functions
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "TradPal",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+    prefixes = {
+        "bytecode": {"PYTHONPYCACHEPREFIX": str(scratch / "pyc-all")},
+        "source": {
+            "PYTHONPYCACHEPREFIX": str(scratch / "pyc-stdlib"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        },
+    }
+    samples: dict[str, dict[str, list[tuple[float, dict[str, Any]]]]] = {
+        mode: {c: [] for c in FIRST_REQUESTS} for mode in MODES
+    }
+
+    def run(capability: str, mode: str, stdlib_only: bool = False) -> tuple[float, dict]:
+        """(seconds from spawning the process to its first answer, the child's parts); the
+        interpreter's exit afterwards is not part of a cold start."""
+        code = _CHILD.format(root=str(ROOT), capability=capability, stdlib_only=stdlib_only)
+        spawned = time.time()
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(requests[capability]),
+            capture_output=True,
+            text=True,
+            env={**environ, **prefixes[mode]},
+            check=True,
+        )
+        parts = json.loads(done.stdout.strip().splitlines()[0])
+        return parts["served_at"] - spawned, parts
+
+    try:
+        with patched_environ({k: environ[k] for k in (*server.environ(), *env.to_environ())}):
+            reset_clients()
+            platform_env.cache_clear()
+            provision(env)
+        for capability in FIRST_REQUESTS:  # bytecode written, the OS file cache warm
+            run(capability, "bytecode")
+            run(capability, "source", stdlib_only=True)
+        for mode, runs in (("bytecode", FUNCTION_RUNS), ("source", SOURCE_RUNS)):
+            for _ in range(runs):  # interleaved, so drifts hit every function alike
+                for capability in FIRST_REQUESTS:
+                    samples[mode][capability].append(run(capability, mode))
+    finally:
+        reset_clients()
+        platform_env.cache_clear()
+        server.stop()
+    python_s = statistics.median(wall("pass") for _ in range(FUNCTION_RUNS))
+    out: dict[str, Any] = {}
+    for capability in FIRST_REQUESTS:
+        figures: dict[str, Any] = {}
+        for mode in MODES:
+            runs = sorted(samples[mode][capability], key=lambda r: r[0])
+            took, parts = runs[len(runs) // 2]
+            prefix = "" if mode == "bytecode" else "source_"
+            figures[f"{prefix}wall_s"] = took
+            figures[f"{prefix}import_s"] = parts["import_s"]
+            figures[f"{prefix}first_request_s"] = parts["first_request_s"]
+            if mode == "bytecode":
+                figures["start_s"] = took - parts["import_s"] - parts["first_request_s"]
+                figures["status"] = parts["status"]
+                figures["within_budget"] = took <= FUNCTION_BUDGET_S
+        out[capability] = figures
+    print(
+        "Function cold start: fresh process to the answer of its first request, median of "
+        f"{FUNCTION_RUNS} (budget {FUNCTION_BUDGET_S:.1f} s; python -c pass "
+        f"{python_s * 1e3:.0f} ms); from source: median of {SOURCE_RUNS}"
+    )
+    for capability, f in out.items():
+        print(
+            f"  {capability:<20}{f['wall_s'] * 1e3:>6.0f} ms (import {f['import_s'] * 1e3:>4.0f}"
+            f", first request {f['first_request_s'] * 1e3:>4.0f}) {f['status']!s:<4}"
+            f"{'' if f['within_budget'] else ' OVER BUDGET'}   from source "
+            f"{f['source_wall_s'] * 1e3:>5.0f} ms"
+        )
+    return {
+        "budget_s": FUNCTION_BUDGET_S,
+        "python_pass_s": python_s,
+        "modes": MODES,
+        "by_capability": out,
+    }
+
+
+def main() -> dict[str, Any]:
     for code in SCRIPTS.values():  # warm the OS file cache once
         wall(code)
     medians = {}
@@ -64,6 +307,7 @@ def main() -> dict[str, float]:
         "cold_talib_s": medians["talib + set"],
         "cold_budget_s": BUDGET_S,
         "cold_tradpal_minus_python_s": ours - medians["python -c pass"],
+        "functions": function_cold_starts(),
     }
 
 
