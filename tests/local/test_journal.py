@@ -5,6 +5,7 @@ once a snapshot holds them, and their blobs kept by the snapshot's garbage colle
 from __future__ import annotations
 
 import json
+import urllib.parse
 
 import boto3
 import pytest
@@ -44,7 +45,9 @@ def test_changes_are_read_from_the_request():
     j = Journal("/nonexistent", buckets=[BUCKET], tables={TABLE: ("run_id", None)})
 
     def env(method, path, query="", target=None):
-        out = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query}
+        # as a WSGI server gives them: the raw URI, and PATH_INFO decoded once
+        out = {"REQUEST_METHOD": method, "RAW_URI": f"{path}?{query}" if query else path,
+               "PATH_INFO": urllib.parse.unquote(path), "QUERY_STRING": query}  # fmt: skip
         if target:
             out["HTTP_X_AMZ_TARGET"] = f"DynamoDB_20120810.{target}"
         return out
@@ -62,6 +65,9 @@ def test_changes_are_read_from_the_request():
     assert [c[2] for c in found] == [key, other_key]
     spaced = [("s3", BUCKET, "runs/a b.json")]
     assert j.changes(env("PUT", f"/{BUCKET}/runs/a%20b.json"), b"") == spaced
+    # a key holding "%2F" (the market store quotes a symbol's slash) is decoded once only
+    quoted = [("s3", BUCKET, "market/symbol=SYN%2FUSD/2026.parquet")]
+    assert j.changes(env("PUT", f"/{BUCKET}/market/symbol=SYN%252FUSD/2026.parquet"), b"") == quoted
     assert j.changes(env("PUT", f"/{BUCKET}/k", "partNumber=1&uploadId=u"), b"") == []
     assert j.changes(env("POST", f"/{BUCKET}/k", "uploadId=u"), b"") == [("s3", BUCKET, "k")]
     assert j.changes(env("DELETE", f"/{BUCKET}/k", "uploadId=u"), b"") == []  # an abort
@@ -77,6 +83,7 @@ def test_acknowledged_changes_are_on_disk_and_replay_to_the_same_state(world, tm
     s3.put_object(Bucket=BUCKET, Key="runs/a/result.json", Body=b'{"ok": 1}',
                   ContentType="application/json", Metadata={"run": "a"})  # fmt: skip
     s3.put_object(Bucket=BUCKET, Key="runs/b/result.json", Body=b"gone soon")
+    s3.put_object(Bucket=BUCKET, Key="market/symbol=SYN%2FUSD/2026.parquet", Body=b"bars")
     s3.delete_object(Bucket=BUCKET, Key="runs/b/result.json")
     ddb.put_item(TableName=TABLE, Item={"run_id": {"S": "a"}, "status": {"S": "RUNNING"}})
     ddb.update_item(
@@ -87,19 +94,22 @@ def test_acknowledged_changes_are_on_disk_and_replay_to_the_same_state(world, tm
         ExpressionAttributeValues={":s": {"S": "SUCCEEDED"}},
     )
     ops = [r["op"] for r in world.records()]
-    assert ops == ["s3_put", "s3_put", "s3_delete", "ddb_put", "ddb_put"]
+    assert ops == ["s3_put", "s3_put", "s3_put", "s3_delete", "ddb_put", "ddb_put"]
     assert world.records()[-1]["item"]["status"] == {"S": "SUCCEEDED"}  # the state, not the request
 
     world.enabled = False  # a crash: moto's memory is gone, the journal is not
     s3.delete_object(Bucket=BUCKET, Key="runs/a/result.json")
+    s3.delete_object(Bucket=BUCKET, Key="market/symbol=SYN%2FUSD/2026.parquet")
     ddb.delete_item(TableName=TABLE, Key={"run_id": {"S": "a"}})
     with open(tmp_path / JOURNAL, "ab") as fh:
         fh.write(b'{"seq": 99, "op": "ddb_put", "tab')  # torn by the crash: never answered
     again = Journal(tmp_path, buckets=[BUCKET], tables={TABLE: ("run_id", None)})
-    assert again.replay() == 5 and again.replay() == 5  # idempotent
+    assert again.replay() == 6 and again.replay() == 6  # idempotent
     got = s3.get_object(Bucket=BUCKET, Key="runs/a/result.json")
     assert got["Body"].read() == b'{"ok": 1}' and got["Metadata"] == {"run": "a"}
     assert got["ContentType"] == "application/json"
+    quoted = s3.get_object(Bucket=BUCKET, Key="market/symbol=SYN%2FUSD/2026.parquet")
+    assert quoted["Body"].read() == b"bars"
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="runs/b/")
     item = ddb.get_item(TableName=TABLE, Key={"run_id": {"S": "a"}})["Item"]
     assert item["status"] == {"S": "SUCCEEDED"}

@@ -115,14 +115,14 @@ class Journal:
     def _state(self, s3: Any, ddb: Any, change: Change) -> dict[str, Any]:
         kind, name, key = change
         if kind == "s3":
-            try:
-                got = s3.get_object(Bucket=name, Key=key)
-            except s3.exceptions.NoSuchKey:
+            found = _object(s3, name, key)
+            if found is None:
                 return {"op": "s3_delete", "bucket": name, "key": key}
-            digest, _ = _put_blob(self.directory, got["Body"].iter_chunks(1 << 20))
+            body, content_type, metadata = found
+            digest, _ = _put_blob(self.directory, [body])
             return {
                 "op": "s3_put", "bucket": name, "key": key, "blob": digest,
-                "content_type": got.get("ContentType"), "metadata": got.get("Metadata", {}),
+                "content_type": content_type, "metadata": metadata,
             }  # fmt: skip
         item = ddb.get_item(TableName=name, Key=key, ConsistentRead=True).get("Item")
         if item is None:
@@ -221,7 +221,7 @@ class Journal:
 
     def _s3_changes(self, environ: Mapping[str, Any], body: bytes) -> list[Change]:
         method = environ.get("REQUEST_METHOD", "")
-        path = urllib.parse.unquote(str(environ.get("PATH_INFO") or ""))
+        path = _object_path(environ)
         bucket, _, key = path.lstrip("/").partition("/")
         if bucket not in self.buckets:
             return []
@@ -240,6 +240,42 @@ class Journal:
         if method == "DELETE" and "uploadId" not in query:
             return [("s3", bucket, key)]
         return []
+
+
+def _object_path(environ: Mapping[str, Any]) -> str:
+    """The request's path decoded once, as S3 reads a key: ``PATH_INFO`` is decoded already,
+    and decoding it again turned a key holding ``%2F`` (a symbol's slash, quoted by the
+    market store) into another key, whose state the journal then recorded as deleted."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return urllib.parse.unquote(urllib.parse.urlsplit(str(raw)).path)
+    return str(environ.get("PATH_INFO") or "")
+
+
+def _object(s3: Any, bucket: str, key: str) -> tuple[bytes, str | None, dict] | None:
+    """An object's bytes, content type and metadata, or None when there is none. Read from
+    moto's backend in this process (no second HTTP round trip copying the bytes through the
+    server: results and market data files are megabytes); over the API where that is not
+    possible."""
+    try:
+        from moto.s3.models import s3_backends
+
+        from tradpal.local.moto_server import ACCOUNT_ID
+
+        fake = s3_backends[ACCOUNT_ID]["global"].get_object(bucket, key)
+    except Exception:  # moto's internals moved: the API says the same, more slowly
+        try:
+            got = s3.get_object(Bucket=bucket, Key=key)
+        except s3.exceptions.NoSuchKey:
+            return None
+        return got["Body"].read(), got.get("ContentType"), got.get("Metadata", {})
+    if fake is None:
+        return None
+    headers = dict(fake.metadata or {})  # moto keeps the object's headers here
+    user = {
+        k.removeprefix("x-amz-meta-"): v for k, v in headers.items() if k.startswith("x-amz-meta-")
+    }
+    return fake.value, headers.get("content-type"), user
 
 
 class JournalingApp:
