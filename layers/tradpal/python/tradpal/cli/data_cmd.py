@@ -289,9 +289,15 @@ def _print_report(report: QualityReport, title: str) -> None:
         if r.count
     ]
     verdict = "ok" if report.ok else "FAILED"
+    # The summary is one line however long the path: a wrapped verdict is hard to grep.
+    console.print(
+        f"{title}: {report.rows} rows, score {report.score:.1f}/100, {verdict}",
+        soft_wrap=True,
+        highlight=False,
+    )
     console.print(
         table(
-            f"{title}: {report.rows} rows, score {report.score:.1f}/100, {verdict}",
+            None,
             ["rule", "severity", "count", "first rows"],
             rows or [("all rules passed", "", 0, "")],
             numeric=("count",),
