@@ -14,6 +14,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from tradpal.platform.api_fields import CURSOR_PATTERN, IdempotencyKey, RunId
 from tradpal.platform.entry import lambda_handler
 from tradpal.platform.http import json_response, make_app, responses
 from tradpal.platform.market_data import require_stored_data
@@ -40,7 +41,8 @@ router = APIGatewayHttpRouter()
     summary="Start a backtest",
     responses=responses(RunAccepted, (400, 404, 409, 422), texts={404: NO_DATA_TEXT}, status=202),
 )
-def start_backtest(body: BacktestRequest):
+def start_backtest(body: BacktestRequest, idempotency_key: IdempotencyKey = None):
+    # idempotency_key is checked and documented here; start_response reads it from the headers
     request = body.pinned()
     require_stored_data(request.data.to_json())  # refused now, not in the state machine
     obs.metrics.add_metric(name="BacktestsStarted", unit="Count", value=1)
@@ -62,7 +64,14 @@ def start_backtest(body: BacktestRequest):
 def list_backtests(
     limit: Annotated[int, Query(ge=1, le=backtest.MAX_LIST, description="per page")] = 50,
     status: Annotated[Status | None, Query(description="only runs in this status")] = None,
-    after: Annotated[str | None, Query(max_length=512, description="next of a page")] = None,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=CURSOR_PATTERN,
+            description="the next of the previous page, unchanged (a cursor this API made; "
+            "any other is a 400)",
+        ),
+    ] = None,
 ):
     return json_response(200, backtest.list_page(PATH, limit, status, after))
 
@@ -72,7 +81,7 @@ def list_backtests(
     summary="A backtest run's status and results",
     responses=responses(backtest.BacktestView, (404,)),
 )
-def get_backtest(id: str):
+def get_backtest(id: RunId):
     record = get_run("backtest", id, "list the runs with GET /v1/backtests")
     view = run_view(record, PATH)
     return json_response(200, view | backtest.result_view(record, view["links"]))
@@ -83,7 +92,7 @@ def get_backtest(id: str):
     summary="Cancel a running backtest",
     responses=responses(backtest.BacktestView, (404, 409), texts={409: "the run is not running"}),
 )
-def cancel_backtest(id: str):
+def cancel_backtest(id: RunId):
     return cancel_response("backtest", id, PATH, "list the runs with GET /v1/backtests")
 
 

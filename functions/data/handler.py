@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tradpal.ingest.datasets_table import DatasetRecord, DatasetsTable
 from tradpal.ingest.pipeline import IngestResult, check_range, ingest, scheduled_ingest
+from tradpal.platform.api_fields import SYMBOL_PATTERN, ApiTime, Symbol
 from tradpal.platform.entry import lambda_handler
 from tradpal.platform.http import make_app, responses
 from tradpal.platform.observability import for_capability
@@ -31,15 +31,25 @@ ERRORS = {
 }
 
 
+SOURCE_PATTERN = r"^(?:ccxt:[a-z0-9_]{1,32}|yfinance|synthetic(?::seed=[0-9]{1,9})?)$"
+"""The source specs an ingest may name (tradpal.data.sources.registry)."""
+
+
 class IngestRequest(BaseModel):
     """Download ``[start, end)`` of ``symbol`` at ``timeframe`` into the store."""
 
     model_config = ConfigDict(extra="forbid")
-    symbol: str = Field(min_length=1, examples=["BTC/USDT"])
+    symbol: Symbol
     timeframe: TimeframeName = "1h"
-    start: datetime = Field(description="first bar open time wanted (inclusive)")
-    end: datetime | None = Field(None, description="exclusive; default and cap: now")
-    source: str | None = Field(None, description="a source spec; default: the configured chain")
+    start: ApiTime = Field(description="first bar open time wanted (inclusive)")
+    end: ApiTime | None = Field(None, description="exclusive; default and cap: now")
+    source: str | None = Field(
+        None,
+        pattern=SOURCE_PATTERN,
+        examples=["ccxt:binance", "synthetic:seed=42"],
+        description="a source spec: ccxt:EXCHANGE, yfinance, synthetic or synthetic:seed=N; "
+        "default: the configured chain",
+    )
 
 
 class DatasetsResponse(BaseModel):
@@ -68,7 +78,10 @@ def post_ingest(request: IngestRequest) -> IngestResult:
     responses=responses(DatasetsResponse, ERRORS),
 )
 def get_datasets(
-    symbol: Annotated[str | None, Query(min_length=1, description="only this symbol")] = None,
+    symbol: Annotated[
+        str | None,
+        Query(min_length=1, max_length=64, pattern=SYMBOL_PATTERN, description="only this symbol"),
+    ] = None,
     timeframe: Annotated[TimeframeName | None, Query(description="only this timeframe")] = None,
 ) -> DatasetsResponse:
     return DatasetsResponse(datasets=DatasetsTable().list(symbol, timeframe))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
+from tradpal.platform.api_fields import IdempotencyKey, RunId
 from tradpal.platform.entry import lambda_handler
 from tradpal.platform.http import json_response, make_app, responses
 from tradpal.platform.market_data import require_stored_data
@@ -36,7 +37,8 @@ router = APIGatewayHttpRouter()
     summary="Start a discovery",
     responses=responses(RunAccepted, (400, 404, 409, 422), texts={404: NO_DATA_TEXT}, status=202),
 )
-def start_discovery(body: DiscoveryRunRequest):
+def start_discovery(body: DiscoveryRunRequest, idempotency_key: IdempotencyKey = None):
+    # idempotency_key is checked and documented here; start_response reads it from the headers
     request = body.model_copy(update={"data": body.data.pinned()})
     require_stored_data(request.data.to_json())  # refused now, not in the state machine
     obs.metrics.add_metric(name="DiscoveriesStarted", unit="Count", value=1)
@@ -52,7 +54,7 @@ def start_discovery(body: DiscoveryRunRequest):
     summary="A discovery run's progress and result",
     responses=responses(discovery.DiscoveryView, (404,)),
 )
-def get_discovery(id: str):
+def get_discovery(id: RunId):
     record = get_run("discovery", id, "use the run_id that POST /v1/discovery answered")
     view = run_view(record, PATH)
     return json_response(200, view | discovery.progress_view(record, view["links"]))
@@ -63,7 +65,7 @@ def get_discovery(id: str):
     summary="Cancel a running discovery",
     responses=responses(discovery.DiscoveryView, (404, 409), texts={409: "the run is not running"}),
 )
-def cancel_discovery(id: str):
+def cancel_discovery(id: RunId):
     return cancel_response("discovery", id, PATH, "use the run_id that POST /v1/discovery answered")
 
 

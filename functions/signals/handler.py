@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -16,6 +15,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from tradpal.errors import TradPalError
 from tradpal.fields import field_refused, strategy_for
+from tradpal.platform.api_fields import ApiTime, Params, StrategyName, Symbol
 from tradpal.platform.candles import (
     MAX_CANDLES,
     Candle,
@@ -39,14 +39,22 @@ class SignalsRequest(CandlesRequest):
     in ``[start, end)``."""
 
     model_config = ConfigDict(extra="forbid")
-    symbol: str = Field(default="CUSTOM", min_length=1, examples=["BTC/USDT"])
+    symbol: Symbol = "CUSTOM"
     timeframe: TimeframeName = "1h"
-    strategy: str = Field(default="ema_crossover", examples=["ema_crossover", "regime@4h+atr"])
-    params: dict[str, Any] = Field(default_factory=dict, description="over the defaults")
-    candles: list[Candle] | None = Field(default=None, max_length=MAX_CANDLES)
-    start: datetime | None = None
-    end: datetime | None = None
-    policy: Literal["reject", "repair"] = "reject"
+    strategy: StrategyName = "ema_crossover"
+    params: Params = Field(default_factory=dict)
+    candles: list[Candle] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CANDLES,
+        description="the bars, oldest first; without them: the stored symbol at timeframe "
+        "in [start, end)",
+    )
+    start: ApiTime | None = Field(None, description="first bar open time (inclusive)")
+    end: ApiTime | None = Field(None, description="exclusive, after start")
+    policy: Literal["reject", "repair"] = Field(
+        "reject", description="candles failing the quality rules: reject (422) or repair"
+    )
 
     @model_validator(mode="after")
     def _strategy_fits(self) -> SignalsRequest:

@@ -56,7 +56,7 @@ def test_the_elitism_default_fits_a_population_of_two_and_an_explicit_one_is_che
     [
         ({"data": {"source": "sample", "bogus": 1}}, "data.bogus"),
         ({"validation": {"holdout": 0.2, "bogus": 1}}, "validation.bogus"),
-        ({"config": {"bogus": 1}}, "config"),
+        ({"config": {"bogus": 1}}, "config.bogus"),
         ({"colour": "red"}, "colour"),
     ],
 )
@@ -110,3 +110,20 @@ def test_fields_the_method_does_not_use_are_refused(request_, refused):
 )
 def test_fields_the_method_uses_are_accepted(request_):
     assert validate_request({**BASE, **request_})["method"] == request_["method"]
+
+
+def test_a_filter_timeframe_the_data_cannot_make_is_refused_at_submit():
+    # a finer filter than the data (1m on 1h bars) failed in every batch after a 202
+    with pytest.raises(DiscoveryError, match="1m") as caught:
+        validate_request(
+            {
+                **BASE,
+                "strategy": "ema_crossover@1m",
+                "data": {"source": "sample", "timeframe": "1h"},
+            }
+        )
+    assert caught.value.field == "strategy" and "multiple of 1h" in caught.value.hint
+    accepted = validate_request(
+        {**BASE, "strategy": "ema_crossover@4h", "data": {"source": "sample", "timeframe": "1h"}}
+    )
+    assert accepted["strategy"] == "ema_crossover@4h"

@@ -83,5 +83,7 @@ def test_an_ended_or_unknown_run_cannot_be_cancelled(stored):
     assert wait(accepted["run_id"])["status"] == "SUCCEEDED"
     status, body = call("DELETE", f"/v1/backtests/{accepted['run_id']}")
     assert status == 409 and body["error"]["details"]["hint"]
-    status, body = call("DELETE", "/v1/backtests/nope")
+    status, body = call("DELETE", "/v1/backtests/00000000-0000-4000-8000-000000000000")
     assert status == 404
+    status, body = call("DELETE", "/v1/backtests/nope")  # not a run id: its pattern refuses it
+    assert status == 422 and body["error"]["details"][0]["field"] == "path.id"

@@ -161,13 +161,19 @@ def test_a_run_that_finds_no_bars_fails_with_a_clear_error(machines):
         ({"params": {"nope": 1}}, "body.params", "nope"),
         ({"params": {"fast": 60, "slow": 50}}, "body.params", "fast"),
         ({"data": {**DATA, "timeframe": "7h"}}, "body.data.timeframe", "Input should be"),
-        ({"data": {**DATA, "start": "not a time"}}, "body.data.start", "not a time"),
+        ({"data": {**DATA, "start": "not a time"}}, "body.data.start", "ISO 8601"),
+        ({"data": {**DATA, "start": "0001-01-01"}}, "body.data.start", "years 1678 to 2261"),
         ({"data": {**DATA, "end": "2023-01-01"}}, "body.data.end", "not after start"),
         ({"data": {"timeframe": "1h"}}, "body.data.symbol", "symbol"),
-        ({"config": {"feez": 0.1}}, "body.config", "feez"),
-        ({"config": {"fees": -1}}, "body.config", "fees"),
+        ({"config": {"feez": 0.1}}, "body.config.feez", "unknown field"),
+        ({"config": {"fees": -1}}, "body.config.fees", "greater than or equal to 0"),
+        # numbers have finite ranges: no 1e308 capital, and no integer beyond float range
+        ({"config": {"capital": 1e308}}, "body.config.capital", "less than or equal to"),
+        ({"config": {"capital": 10**400}}, "body.config.capital", "less than or equal to"),
+        ({"params": {"fast": 10**400}}, "body.params.fast", "from -1e9 to 1e9"),
+        ({"config": {"sizing": "risk:2"}}, "body.config.sizing", "risk:F (0 < F < 1)"),
         # an explicit null never silently means the default
-        ({"config": {"capital": None}}, "body.config.capital", "capital is null"),
+        ({"config": {"capital": None}}, "body.config.capital", "null is not a setting"),
         ({"config": {"stop_loss": None}}, "body.config.stop_loss", "leave the field out"),
         # a higher-timeframe filter finer than the data cannot be built from it
         ({"strategy": "ema_crossover@1m"}, "body.strategy", "1m"),
@@ -270,9 +276,13 @@ def test_list_is_newest_first_and_bounded(machines):
 
 
 def test_unknown_run_is_404_in_the_error_shape(aws):
-    status, body, _ = call("GET", "/v1/backtests/nope", route="GET /v1/backtests/{id}")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    status, body, _ = call("GET", f"/v1/backtests/{unknown}", route="GET /v1/backtests/{id}")
     assert status == 404
-    assert body["error"]["code"] == "not_found" and "nope" in body["error"]["message"]
+    assert body["error"]["code"] == "not_found" and unknown in body["error"]["message"]
+    # an id that is no run id at all is refused by its pattern (the document states it)
+    status, body, _ = call("GET", "/v1/backtests/nope", route="GET /v1/backtests/{id}")
+    assert status == 422 and body["error"]["details"][0]["field"] == "path.id"
 
 
 def test_a_run_whose_execution_ended_unrecorded_is_reported_so(machines):

@@ -147,7 +147,10 @@ def test_unknown_indicator_and_missing_data_are_clear(aws):
     status, body = call(
         "POST", "/v1/indicators", body={"candles": candles_of(frame), "indicators": ["nope:3"]}
     )
-    assert status == 400 and "unknown indicator kind" in body["error"]["message"]
+    # the document lists the kinds (a pattern and objects by kind): refused as it says
+    assert status == 422, body
+    (detail,) = body["error"]["details"]
+    assert detail["field"] == "body.indicators.0" and "kinds: sma, ema" in detail["message"]
     status, body = call("GET", "/v1/indicators", query={"symbol": "NONE/USD"})
     assert status == 404 and "no stored data for NONE/USD 1h" in body["error"]["message"]
     status, body = call("GET", "/v1/indicators", query={})

@@ -1,10 +1,25 @@
-"""The settings of one backtest, validated when made."""
+"""The settings of one backtest, validated when made: :class:`BacktestConfig`; and
+:class:`BacktestOverrides`, the settings a request may override, typed with their ranges
+(what the API's ``config`` objects accept, and what its OpenAPI document says)."""
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic_core import PydanticCustomError
 
 from tradpal.errors import BacktestError
 from tradpal.risk import RiskError, Sizing, StopRule
@@ -16,8 +31,18 @@ DEFAULT_TARGET = StopRule("atr", 3.0)
 
 
 def _finite(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-        raise BacktestError(f"{name} must be a finite number, not {v!r}")
+    try:
+        ok = not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
+    except OverflowError:  # an integer beyond float range
+        ok = False
+    if not ok:
+        if isinstance(v, float):
+            shown = f"{v:.6g}"
+        elif isinstance(v, int) and not isinstance(v, bool):
+            shown = "an integer beyond float range"
+        else:
+            shown = type(v).__name__
+        raise BacktestError(f"{name} must be a finite number, not {shown}")
     return float(v)
 
 
@@ -155,4 +180,265 @@ class BacktestConfig:
         return cls(**values)
 
 
-__all__ = ["FILLS", "BacktestConfig", "BacktestError"]
+# Typed overrides ---------------------------------------------------------------------------
+# Ranges: the library's own (fees in [0, 1), a pct stop in (0, 1)...), and an upper bound for
+# every open-ended one so that a request holds finite numbers a backtest can compute with.
+MAX_CAPITAL = 1e12
+MAX_NOTIONAL = 1e15
+MAX_LEVERAGE = 100.0
+MAX_ATR_MULTIPLE = 100.0
+MAX_FRACTION_SIZING = 100.0
+MAX_QTY = 1e9
+MAX_TARGET_VOLATILITY = 10.0
+MAX_BARS = 1_000_000
+
+# Decimal text of a number in a range, exactly (no exponent, no sign, no spaces): a fraction in
+# (0, 1); a positive number below 100; below 1e9; a Kelly cap in (0, 1].
+_FRACTION = r"0?\.[0-9]*[1-9][0-9]*"
+_BELOW_100 = rf"(?:[1-9][0-9]?(?:\.[0-9]+)?|{_FRACTION})"
+_BELOW_1E9 = rf"(?:[1-9][0-9]{{0,8}}(?:\.[0-9]+)?|{_FRACTION})"
+_UP_TO_1 = rf"(?:{_FRACTION}|1(?:\.0+)?)"
+SIZING_PATTERN = (
+    rf"^(?:all|fraction:{_BELOW_100}|qty:{_BELOW_1E9}|risk:{_FRACTION}|kelly:{_UP_TO_1})$"
+)
+STOP_PATTERN = rf"^(?:pct:{_FRACTION}|atr:{_BELOW_100}|{_FRACTION})$"
+_SIZING_TEXT, _STOP_TEXT = re.compile(SIZING_PATTERN), re.compile(STOP_PATTERN)
+_SIZING_HINT = (
+    "write all, fraction:F (0 < F < 100), qty:Q (0 < Q < 1e9), risk:F (0 < F < 1) or "
+    'kelly:CAP (0 < CAP <= 1), e.g. "risk:0.01", or {"kind": "risk", "value": 0.01}'
+)
+_STOP_HINT = (
+    'write pct:F (0 < F < 1) or atr:M (0 < M < 100), e.g. "atr:1.5", a fraction such as '
+    '0.02, {"kind": "atr", "value": 1.5}, or "none" to turn the rule off'
+)
+# (exclusive low, high, high inclusive) of each kind's value
+_SIZING_VALUES = {
+    "fraction": (0.0, MAX_FRACTION_SIZING, False),
+    "qty": (0.0, MAX_QTY, False),
+    "risk": (0.0, 1.0, False),
+    "kelly": (0.0, 1.0, True),
+}
+_STOP_VALUES = {"pct": (0.0, 1.0, False), "atr": (0.0, MAX_ATR_MULTIPLE, False)}
+
+
+def _number_in(value: Any, low: float, high: float, high_inclusive: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        x = float(value)
+    except OverflowError:
+        return False
+    return low < x and (x <= high if high_inclusive else x < high)
+
+
+def _kind_value(value: Any, ranges: dict[str, tuple[float, float, bool]]) -> str | None:
+    """``{"kind", "value"}`` (a kind of ``ranges`` and a value in its range) as its text form
+    (``"risk:0.01"``); None for anything else."""
+    if not isinstance(value, dict) or set(value) != {"kind", "value"}:
+        return None
+    kind = value["kind"]
+    if not isinstance(kind, str) or kind not in ranges:
+        return None
+    if not _number_in(value["value"], *ranges[kind]):
+        return None
+    return f"{kind}:{float(value['value'])!r}"
+
+
+def _sizing(value: Any) -> Any:
+    if isinstance(value, str) and _SIZING_TEXT.match(value):
+        return value
+    if value == {"kind": "all"}:
+        return "all"
+    text = _kind_value(value, _SIZING_VALUES)
+    if text is not None:
+        return text
+    if value is None:
+        _not_null(value)
+    raise PydanticCustomError("sizing", "not a sizing: {hint}", {"hint": _SIZING_HINT})
+
+
+def _stop(value: Any) -> Any:
+    if value == "none" or (isinstance(value, str) and _STOP_TEXT.match(value)):
+        return value
+    if _number_in(value, 0.0, 1.0, False):
+        return value
+    text = _kind_value(value, _STOP_VALUES)
+    if text is not None:
+        return text
+    if value is None:
+        _not_null(value)
+    raise PydanticCustomError("stop_rule", "not a stop rule: {hint}", {"hint": _STOP_HINT})
+
+
+def _kind_schema(ranges: dict[str, tuple[float, float, bool]]) -> list[dict[str, Any]]:
+    out = []
+    for kind, (low, high, inclusive) in ranges.items():
+        bound = {"maximum": high} if inclusive else {"exclusiveMaximum": high}
+        value = {"type": "number", "exclusiveMinimum": low, **bound}
+        out.append(
+            {
+                "type": "object",
+                "properties": {"kind": {"const": kind}, "value": value},
+                "required": ["kind", "value"],
+                "additionalProperties": False,
+            }
+        )
+    return out
+
+
+SizingSetting = Annotated[
+    Any,
+    BeforeValidator(_sizing),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": SIZING_PATTERN},
+                {
+                    "type": "object",
+                    "properties": {"kind": {"const": "all"}},
+                    "required": ["kind"],
+                    "additionalProperties": False,
+                },
+                *_kind_schema(_SIZING_VALUES),
+            ],
+            "description": "how large a position is: " + _SIZING_HINT,
+        }
+    ),
+]
+StopSetting = Annotated[
+    Any,
+    BeforeValidator(_stop),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"const": "none"},
+                {"type": "string", "pattern": STOP_PATTERN},
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                *_kind_schema(_STOP_VALUES),
+            ],
+            "description": "a protective exit: " + _STOP_HINT,
+        }
+    ),
+]
+
+
+def _not_null(value: Any) -> Any:
+    if value is None:  # config_for skips None (an unset CLI flag): never a silent default
+        raise PydanticCustomError(
+            "null_setting",
+            'null is not a setting: give a value, "none" to turn an optional rule off, or '
+            "leave the field out for the default",
+            {},
+        )
+    return value
+
+
+def _huge_as_inf(value: Any) -> Any:
+    if type(value) is int and abs(value) > 2**1023:  # beyond float range: out of any range
+        return math.inf if value > 0 else -math.inf
+    return value
+
+
+def _integral(value: Any) -> Any:
+    if type(value) is float and value.is_integer():  # JSON Schema's integer takes 2.0
+        return int(value)
+    return value
+
+
+def _none_or(value: Any, handler: Any) -> Any:
+    return value if value == "none" else handler(value)
+
+
+def _or_none(schema: dict[str, Any]) -> None:
+    """The field's schema, or "none" (an optional rule turned off)."""
+    keep = ("title", "description", "default")
+    inner = {k: v for k, v in schema.items() if k not in keep}
+    for key in inner:
+        del schema[key]
+    schema["anyOf"] = [inner, {"const": "none"}]
+
+
+_Set = BeforeValidator(_not_null)
+_Float = BeforeValidator(_huge_as_inf)
+_OrNone = WrapValidator(_none_or)
+_Given = PlainSerializer(lambda v: v)  # a number, or "none"
+Capital = Annotated[float, Field(strict=True, gt=0, le=MAX_CAPITAL), _Float, _Set]
+Fraction01 = Annotated[float, Field(strict=True, ge=0, lt=1), _Float, _Set]
+Leverage = Annotated[float, Field(strict=True, gt=0, le=MAX_LEVERAGE), _Float, _Set]
+Notional = Annotated[
+    float, Field(strict=True, gt=0, le=MAX_NOTIONAL), _Float, _OrNone, _Set, _Given
+]
+Drawdown = Annotated[float, Field(strict=True, gt=0, lt=1), _Float, _OrNone, _Set, _Given]
+Volatility = Annotated[
+    float, Field(strict=True, gt=0, le=MAX_TARGET_VOLATILITY), _Float, _OrNone, _Set, _Given
+]
+TimeStop = Annotated[
+    int, Field(strict=True, ge=1, le=MAX_BARS), BeforeValidator(_integral), _OrNone, _Set, _Given
+]
+AtrPeriod = Annotated[int, Field(strict=True, ge=1, le=1000), BeforeValidator(_integral), _Set]
+YearDays = Annotated[int, Field(strict=True, ge=1, le=366), BeforeValidator(_integral), _Set]
+Lookback = Annotated[int, Field(strict=True, ge=2, le=10_000), BeforeValidator(_integral), _Set]
+
+
+def _no_defaults(schema: dict[str, Any]) -> None:
+    # every field is optional and has no value unless given: no "default": null in the schema
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class BacktestOverrides(BaseModel):
+    """The :class:`BacktestConfig` settings a request overrides (the others keep their
+    defaults, and the per-timeframe stops and leverage of
+    :func:`~tradpal.backtest.strategy_run.config_for`), each with its range; ``"none"``
+    turns an optional rule off. Sizing and stop rules are text (``"risk:0.01"``,
+    ``"atr:1.5"``) or ``{"kind", "value"}`` objects, kept as their text."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_no_defaults)
+    capital: Capital = Field(None, description="starting cash, in the quote currency")
+    fees: Fraction01 = Field(None, description="fraction of notional per side (0.001 = 0.1 %)")
+    slippage: Fraction01 = Field(None, description="adverse fraction of price on market fills")
+    fill: Annotated[Literal["close", "next_open"], _Set] = Field(
+        None,
+        description="close: the signal bar's close; next_open: the next bar's open",
+    )
+    sizing: SizingSetting = None
+    stop_loss: StopSetting = None
+    take_profit: StopSetting = None
+    trailing_stop: StopSetting = None
+    time_stop_bars: TimeStop = Field(
+        None,
+        json_schema_extra=_or_none,
+        description='close a position that many bars after its entry bar; "none": never',
+    )
+    atr_period: AtrPeriod = Field(None, description="bars of the ATR the ATR rules measure")
+    max_leverage: Leverage = Field(
+        None,
+        description="notional at most leverage x equity (1 = no leverage)",
+    )
+    max_notional: Notional = Field(
+        None,
+        json_schema_extra=_or_none,
+        description='notional at most this, in the quote currency; "none": no cap',
+    )
+    allow_short: Annotated[StrictBool, _Set] = Field(
+        None, description="whether short entries open positions"
+    )
+    max_drawdown: Drawdown = Field(
+        None,
+        json_schema_extra=_or_none,
+        description='no new entries past this drawdown (0.2 = 20 %); "none": no guard',
+    )
+    target_volatility: Volatility = Field(
+        None,
+        json_schema_extra=_or_none,
+        description='annualised volatility the leverage clamp aims at; "none": no clamp',
+    )
+    year_days: YearDays = Field(None, description="365 for crypto, 252 for stocks")
+    vol_lookback: Lookback = Field(None, description="bars of the volatility the clamp measures")
+
+    def overrides(self) -> dict[str, Any]:
+        """The settings given, as plain JSON (the keywords of :func:`config_for`)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+__all__ = ["FILLS", "BacktestConfig", "BacktestError", "BacktestOverrides"]

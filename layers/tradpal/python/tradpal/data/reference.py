@@ -24,6 +24,21 @@ MAX_SAMPLE_BARS = 200_000
 """Most bars of the synthetic sample one reference may ask for."""
 
 
+def utc_iso(value: Any) -> str | None:
+    """``value`` (ISO 8601 text; naive is UTC) as normalised UTC ISO text, or a validation
+    error saying what is wrong; None stays None."""
+    from tradpal.data.contract import to_utc_timestamp
+
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise refusal(TradPalError("give an ISO 8601 time, e.g. 2024-01-31T12:00:00Z"))
+    try:
+        return to_utc_timestamp(value).isoformat()
+    except TradPalError as exc:
+        raise refusal(exc) from None
+
+
 class DataRef(BaseModel):
     """Where a run's candles come from (module docstring)."""
 
@@ -41,16 +56,7 @@ class DataRef(BaseModel):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _iso_time(cls, value: Any) -> Any:
-        from tradpal.data.contract import to_utc_timestamp
-
-        if value is None:
-            return None
-        if not isinstance(value, str):
-            raise refusal(TradPalError("give an ISO 8601 time, e.g. 2024-01-31T12:00:00Z"))
-        try:
-            return to_utc_timestamp(value).isoformat()
-        except TradPalError as exc:
-            raise refusal(exc) from None
+        return utc_iso(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> DataRef:

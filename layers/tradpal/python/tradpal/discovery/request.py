@@ -19,13 +19,22 @@ the top level or in the batch's ``request`` (a key at the top level wins).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
+from tradpal.backtest.config import BacktestOverrides
 from tradpal.data.reference import DataRef
 from tradpal.errors import TradPalError
-from tradpal.fields import field_refused, refusal
+from tradpal.fields import field_refused, refusal, strategy_for
+from tradpal.optimize.objectives import OBJECTIVES
 
 # Limits of one search: what a serious search needs, and what keeps one request from
 # planning more than the platform can hold. Every evaluation keeps a result of about 2 KB in
@@ -41,7 +50,33 @@ MAX_EVALUATIONS = 20_000
 nsga2), n_candidates or population (random), the grid's points (grid)."""
 DEFAULT_ELITISM = 2
 
+MAX_WARMUP = 1_000_000
+"""Warm-up bars of a fold at most."""
 Method = Literal["grid", "random", "genetic", "tpe", "nsga2"]
+Objective = Literal[tuple(OBJECTIVES)]  # type: ignore[valid-type]
+"""An objective's name (an enum in the OpenAPI document)."""
+
+
+def _integral(value: Any) -> Any:
+    if type(value) is float and value.is_integer():  # JSON Schema's integer takes 2.0
+        return int(value)
+    return value
+
+
+def _count(low: int, high: int) -> Any:
+    """A strict int in ``[low, high]`` (no true, no "2") that takes an integral float, as
+    JSON's integer does."""
+    return Annotated[int, Field(strict=True, ge=low, le=high), BeforeValidator(_integral)]
+
+
+Population = _count(2, MAX_POPULATION)
+Generations = _count(1, MAX_GENERATIONS)
+Seed = _count(0, 2**32 - 1)
+MinTrades = _count(0, 1_000_000)
+Elitism = _count(0, MAX_POPULATION - 1)
+Candidates = _count(1, MAX_EVALUATIONS)
+Folds = _count(1, 100)
+Warmup = _count(0, MAX_WARMUP)
 METHOD_FIELDS: Mapping[str, tuple[str, ...]] = {
     "grid": ("n_candidates",),
     "random": ("n_candidates", "population", "seed"),
@@ -59,11 +94,9 @@ class Validation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     holdout: float = Field(0.25, ge=0, lt=1, description="fraction of the bars kept out")
-    folds: int = Field(
-        4, ge=1, le=100, strict=True, description="walk-forward folds of the search span"
-    )
-    warmup: int | None = Field(
-        default=None, ge=0, strict=True, description="bars a fold warms up on; unset: one fold"
+    folds: Folds = Field(4, description="walk-forward folds of the search span")
+    warmup: Warmup | None = Field(
+        default=None, description="bars a fold warms up on; unset: one fold; null: all before it"
     )
 
     def to_json(self) -> dict[str, Any]:
@@ -78,33 +111,31 @@ class DiscoveryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     strategy: str = Field(min_length=1, max_length=256, examples=["ema_crossover", "confluence"])
     method: Method = "genetic"
-    objectives: list[str] = Field(
-        default_factory=lambda: ["sharpe"], min_length=1, max_length=6,
-        description='higher-better, e.g. ["sharpe", "calmar"]; several give a Pareto front',
+    objectives: list[Objective] = Field(
+        default_factory=lambda: ["sharpe"], min_length=1, max_length=len(OBJECTIVES),
+        json_schema_extra={"uniqueItems": True},
+        description='higher-better, each once, e.g. ["sharpe", "calmar"]; several give a '
+        "Pareto front",
     )  # fmt: skip
-    population: int = Field(50, ge=2, le=MAX_POPULATION, strict=True, description="per generation")
-    generations: int = Field(
-        20, ge=1, le=MAX_GENERATIONS, strict=True,
+    population: Population = Field(50, description="per generation")
+    generations: Generations = Field(
+        20,
         description=f"population x generations: at most {MAX_EVALUATIONS} evaluations",
     )  # fmt: skip
-    seed: int = Field(0, ge=0, le=2**32 - 1, strict=True)
-    min_trades: int = Field(
-        10, ge=0, le=1_000_000, strict=True, description="fewer trades: not eligible"
-    )
-    elitism: int | None = Field(
-        None, ge=0, le=MAX_POPULATION - 1, strict=True,
+    seed: Seed = Field(0)
+    min_trades: MinTrades = Field(10, description="fewer trades: not eligible")
+    elitism: Elitism | None = Field(
+        None,
         description=f"genetic: elites carried over; default min({DEFAULT_ELITISM}, population - 1)",
     )  # fmt: skip
-    n_candidates: int | None = Field(
-        None,
-        ge=1,
-        le=MAX_EVALUATIONS,
-        strict=True,
-        description="grid (its most points) or random: how many",
+    n_candidates: Candidates | None = Field(
+        None, description="grid (its most points) or random: how many"
     )
     risk: bool = Field(True, strict=True, description="also search stop, target and sizing")
     data: DataRef = Field(default_factory=lambda: DataRef(source="sample"))
-    config: dict[str, Any] = Field(default_factory=dict, description="BacktestConfig overrides")
+    config: BacktestOverrides = Field(
+        default_factory=BacktestOverrides, description="backtest settings over the defaults"
+    )
     validation: Validation = Field(default_factory=Validation)
 
     @field_validator("objectives")
@@ -112,6 +143,11 @@ class DiscoveryRequest(BaseModel):
     def _known_objectives(cls, value: list[str]) -> list[str]:
         from tradpal.optimize.objectives import check_objectives
 
+        twice = sorted({name for name in value if value.count(name) > 1})
+        if twice:
+            raise refusal(
+                TradPalError(f"objectives name {', '.join(twice)} twice", hint="give each once")
+            )
         try:
             return check_objectives(value)
         except TradPalError as exc:
@@ -119,7 +155,7 @@ class DiscoveryRequest(BaseModel):
 
     @model_validator(mode="after")
     def _library_accepts(self) -> DiscoveryRequest:
-        from tradpal.backtest import BacktestConfig
+        from tradpal.backtest.strategy_run import config_for
         from tradpal.discovery.search_space import SearchSpace
 
         used = METHOD_FIELDS[self.method]
@@ -165,11 +201,13 @@ class DiscoveryRequest(BaseModel):
                 ),
                 self.elitism,
             )
-        try:
-            BacktestConfig.from_dict(dict(self.config))
+        try:  # what each evaluation makes of it (tradpal.discovery.evaluate)
+            config_for(None, **self.config.overrides())
         except TradPalError as exc:
-            raise field_refused("config", exc, self.config) from None
+            raise field_refused("config", exc, self.config.overrides()) from None
         try:
+            # an @TF filter the data's bars cannot make is refused now, not in every batch
+            strategy_for(self.strategy, self.data.timeframe)
             space = SearchSpace.for_strategy(self.strategy, risk=self.risk)
         except TradPalError as exc:
             raise field_refused("strategy", exc, self.strategy) from None
@@ -192,7 +230,8 @@ class DiscoveryRequest(BaseModel):
 
     def to_json(self) -> dict[str, Any]:
         """The request with every default filled in, as plain JSON (the search state's)."""
-        out = self.model_dump(mode="json", exclude={"data", "validation"})
+        out = self.model_dump(mode="json", exclude={"data", "validation", "config"})
+        out["config"] = self.config.overrides()
         out["elitism"] = self.effective_elitism
         out["data"] = self.data.to_json()
         out["validation"] = self.validation.to_json()

@@ -15,34 +15,59 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tradpal.data.reference import DataRef
+from tradpal.backtest.config import BacktestOverrides
+from tradpal.data.reference import DataRef, utc_iso
 from tradpal.discovery.request import DiscoveryRequest
 from tradpal.errors import TradPalError
 from tradpal.fields import field_refused, refuse_strategy_files, strategy_for
+from tradpal.platform.api_fields import Params, StrategyName, Symbol, TimeText, check_time_text
+
+
+def _store_or_sample(schema: dict[str, Any]) -> None:
+    # The rules between fields that the model checks, stated in the schema: reading the
+    # store needs a symbol, and seed and bars are the sample's only.
+    schema["anyOf"] = [
+        {"properties": {"source": {"const": "sample"}}, "required": ["source"]},
+        {
+            "properties": {"symbol": {"type": "string"}, "seed": {"type": "null"},
+                           "bars": {"type": "null"}},
+            "required": ["symbol"],
+        },
+    ]  # fmt: skip
 
 
 class PlatformDataRef(DataRef):
-    """A data reference of a run on the platform: the store (default) or the sample."""
+    """A data reference of a run on the platform: the store (default, which needs a
+    ``symbol``) or the seeded sample (which alone takes ``seed`` and ``bars``); ``start``
+    and ``end`` ISO 8601 in the years 1678 to 2261, ``end`` after ``start``."""
 
+    model_config = ConfigDict(json_schema_extra=_store_or_sample)
     source: Literal["store", "sample"] = Field(
         "store", description="store: the platform's market data; sample: the seeded sample"
     )
+    symbol: Symbol | None = Field(None, description="the market; the store needs one")
+    start: TimeText | None = Field(None, description="first bar open time (inclusive)")
+    end: TimeText | None = Field(
+        None, description="exclusive, after start; default: now, pinned when the run starts"
+    )
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _iso_time(cls, value: Any) -> Any:
+        return utc_iso(None if value is None else check_time_text(value))
 
 
 class BacktestRequest(BaseModel):
     """A backtest to run: a strategy with params over the data, with backtest settings."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    strategy: str = Field(
-        min_length=1, max_length=256, examples=["ema_crossover", "regime@4h", "confluence+atr"]
-    )
-    params: dict[str, Any] = Field(default_factory=dict, description="over the defaults")
+    strategy: StrategyName
+    params: Params = Field(default_factory=dict)
     data: PlatformDataRef
-    config: dict[str, Any] = Field(
-        default_factory=dict,
-        description="BacktestConfig overrides: capital, fees, slippage, fill, sizing, "
-        'stop_loss, take_profit, trailing_stop, time_stop_bars, max_leverage...; "none" '
-        "turns an optional rule off",
+    config: BacktestOverrides = Field(
+        default_factory=BacktestOverrides,
+        description="backtest settings over the defaults (and the per-timeframe stops and "
+        "leverage)",
     )
 
     @model_validator(mode="after")
@@ -68,21 +93,10 @@ class BacktestRequest(BaseModel):
             strategy.space.validate({**defaults, **self.params})
         except TradPalError as exc:
             raise field_refused("params", exc, self.params) from None
-        for name, value in self.config.items():
-            if value is None:  # config_for skips None (an unset CLI flag): never a silent default
-                raise field_refused(
-                    ("config", name),
-                    TradPalError(
-                        f"{name} is null; give a value, or leave the field out for the default",
-                        hint="to turn an optional setting off (stop_loss, take_profit, "
-                        'trailing_stop, time_stop_bars...) give "none"',
-                    ),
-                    value,
-                )
         try:
-            config_for(self.data.timeframe, **self.config)
+            config_for(self.data.timeframe, **self.config.overrides())
         except TradPalError as exc:
-            raise field_refused("config", exc, self.config) from None
+            raise field_refused("config", exc, self.config.overrides()) from None
         return self
 
     def pinned(self) -> BacktestRequest:
@@ -93,13 +107,23 @@ class BacktestRequest(BaseModel):
         """Plain JSON, unset data fields left out (what the run's execution gets)."""
         out = self.model_dump(mode="json")
         out["data"] = self.data.to_json()
+        out["config"] = self.config.overrides()
         return out
+
+
+def _atr_stops_are_not_searched(schema: dict[str, Any]) -> None:
+    # A strategy with +atr has its stops already: the risk search would search them twice.
+    schema["if"] = {"properties": {"strategy": {"pattern": r"\+atr"}}, "required": ["strategy"]}
+    schema["then"] = {"properties": {"risk": {"const": False}}, "required": ["risk"]}
 
 
 class DiscoveryRunRequest(DiscoveryRequest):
     """A discovery on the platform: a strategy by name (no files), its data the store or the
-    sample."""
+    sample; a strategy with ``+atr`` stops is searched with ``risk`` false (the risk search
+    would search its stops again)."""
 
+    model_config = ConfigDict(json_schema_extra=_atr_stops_are_not_searched)
+    strategy: StrategyName
     data: PlatformDataRef = Field(description="the candles searched (store or sample)")
 
     @field_validator("strategy")
