@@ -97,7 +97,10 @@ def test_both_machines_from_the_files_with_every_placeholder_substituted(synthes
     definition = json.loads("".join(p if isinstance(p, str) else "x" for p in joined))
     map_state = definition["States"]["EvaluateGeneration"]
     assert map_state["MaxConcurrency"] == 500
-    assert map_state["ItemBatcher"]["MaxItemsPerBatch"] == 10
+    # Plan cuts the batches (moto cannot run an ItemBatcher): the size travels in its payload
+    assert "ItemBatcher" not in map_state
+    assert definition["States"]["Plan"]["Parameters"]["Payload"]["state"]["batch_size"] == 10
+    assert map_state["ItemSelector"]["Items.$"] == "$$.Map.Item.Value.candidates"
     assert map_state["ToleratedFailurePercentage"] == 0.0
     assert map_state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
 

@@ -71,6 +71,6 @@ def test_discovery_fans_out_with_a_distributed_map_over_s3_items(synth_dev):
     (fan_out,) = maps
     assert fan_out["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
     assert fan_out["ItemReader"]["Resource"].startswith("arn:aws:states:::s3:getObject")
-    assert "ItemBatcher" in fan_out
+    assert fan_out["ItemSelector"]["BatchInput"]["task"] == "evaluate"  # one child per batch
     assert fan_out["MaxConcurrency"] == 1000
     assert isinstance(fan_out["ToleratedFailurePercentage"], float)

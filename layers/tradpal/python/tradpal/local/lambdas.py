@@ -108,7 +108,8 @@ class LocalLambda:
         self._lock = threading.Lock()
         # One invocation at a time per function, as in one Lambda execution environment:
         # handlers keep per-invocation state in module globals (Powertools' resolver holds
-        # the current event), which concurrent threads would mix up.
+        # the current event), which concurrent threads would mix up. A handler marked
+        # ``serialises_itself`` (tradpal.local.workers) locks only what it runs here.
         self._running: dict[str, threading.Lock] = {}
         self.calls: list[Invocation] = []
         for name, handler in (handlers or {}).items():
@@ -154,8 +155,11 @@ class LocalLambda:
         )
         outcome, error, function_error = "ok", None, None
         try:
-            with running:
+            if getattr(handler, "serialises_itself", False):  # runs part of its work elsewhere
                 result = handler(event, context)
+            else:
+                with running:
+                    result = handler(event, context)
             payload = json.dumps(result).encode()
         except LambdaServiceError as exc:
             self._record(Invocation(function_name, event, "service_error", exc.code, b""))

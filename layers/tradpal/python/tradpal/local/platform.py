@@ -84,7 +84,9 @@ class LocalPlatform:
     ``throttle``: apply the catalog's per-route throttles; ``webhooks``: notifier channels
     (``[{"url", "secret", "events"}]``) written into the notifier secret;
     ``settings``: extra ``TRADPAL_*`` settings for the functions (``{"sources": ...}``);
-    ``drain_s``: how long :meth:`stop` waits for in-flight events and stream records.
+    ``drain_s``: how long :meth:`stop` waits for in-flight events and stream records;
+    ``workers``: processes that run the state machines' tasks (:mod:`tradpal.local.workers`;
+    default one per core but one; 0: in this process, where a test can patch them).
     """
 
     def __init__(
@@ -99,8 +101,9 @@ class LocalPlatform:
         webhooks: Sequence[Mapping[str, Any]] | None = None,
         settings: Mapping[str, str] | None = None,
         catalog: Catalog = CATALOG,
-        snapshot_interval_s: float = 2.0,
+        snapshot_interval_s: float = 30.0,
         drain_s: float = 30.0,
+        workers: int | None = None,
     ) -> None:
         from tradpal.config import load_settings
 
@@ -112,6 +115,8 @@ class LocalPlatform:
         self.catalog = catalog
         self.snapshot_interval_s = snapshot_interval_s
         self.drain_s = drain_s
+        self.workers = workers
+        self.pool: Any = None
         self.env = local_env()
         self.local = LocalLambda()
         self.pollers: list[Any] = []
@@ -216,7 +221,16 @@ class LocalPlatform:
 
         # functions: the state-machine tasks' (with the machines), then every other one
         handlers = {cap.name: _metrics_cleared(handler_of(cap.name)) for cap in self.catalog}
-        self.env = deploy_state_machines(self.env, self.local, handlers)
+        if self.workers != 0:
+            from tradpal.local.workers import WorkerPool
+
+            self.pool = WorkerPool(str(ROOT), self.workers)
+            stack.callback(self.pool.shutdown)
+            self.pool.warm(tuple(c.name for c in self.catalog if c.sfn_tasks))
+        # moto runs each Map child's interpreter in a thread of this process: more children
+        # at once than there are workers to run their tasks only queue, holding the GIL.
+        children = self.pool.size if self.pool is not None else 1
+        self.env = deploy_state_machines(self.env, self.local, handlers, max_concurrency=children)
         self._set_environ(self.env.to_environ())
         platform_env.cache_clear()
         for cap in self.catalog:
@@ -335,7 +349,13 @@ class LocalPlatform:
                 Environment={"Variables": dict(cap.environment)},
             )["FunctionArn"]
         # Only the resources the capability is granted, as its environment on AWS.
-        self.local.register(name, with_env(handler, self.env.granted(cap)))
+        granted = self.env.granted(cap)
+        handler = with_env(handler, granted)
+        if self.pool is not None and cap.sfn_tasks:  # heavy: in a worker process
+            from tradpal.local.workers import tasks_in_workers
+
+            handler = tasks_in_workers(handler, cap.name, self.pool, lambda: _environ_of(granted))
+        self.local.register(name, handler)
         return arn
 
     def _function_arn(self, capability: str) -> str:
@@ -592,6 +612,14 @@ class LocalPlatform:
             )
         results = self.fire(name)
         return {"schedule": name, "fired": True, "results": results}
+
+
+def _environ_of(env: Any) -> dict[str, str]:
+    """This process's environment with only ``env``'s platform resources (a function's)."""
+    from tradpal.platform.environment import PLATFORM_ENV_VARS
+
+    base = {k: v for k, v in os.environ.items() if k not in PLATFORM_ENV_VARS}
+    return {**base, **env.to_environ()}
 
 
 def _metrics_cleared(handler: Any) -> Any:

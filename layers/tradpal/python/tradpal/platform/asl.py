@@ -7,12 +7,10 @@ are written in the file as the JSON string ``"${Name}"``, so it stays valid JSON
 replace the whole quoted token.
 
 :func:`local_definition` rewrites a definition for moto 5.2.5, which runs Step Functions
-in-process but cannot parse two things a deployed definition uses:
-
-* ``ExecutionType: EXPRESS`` on Distributed Map children: made ``STANDARD`` (same
-  semantics here: every child runs once, in-process);
-* ``ItemBatcher``: replaced by an ``ItemSelector`` giving each child the same input shape
-  a batcher gives, ``{"Items": [item], "BatchInput": {...}}``, with one item per batch.
+in-process but cannot parse ``ExecutionType: EXPRESS`` on Distributed Map children: it
+is made ``STANDARD`` (same semantics here: every child runs once, in-process). No
+definition uses an ``ItemBatcher`` (moto cannot run one): the tasks that write a Map's
+items cut them into batches themselves.
 
 Nothing else changes, so the states, paths, Retry and Catch that run under moto are the
 deployed ones.
@@ -20,7 +18,6 @@ deployed ones.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Mapping
@@ -88,14 +85,11 @@ def _localize(node: Any) -> Any:
     config = out.get("ProcessorConfig")
     if isinstance(config, dict) and config.get("ExecutionType") == "EXPRESS":
         out["ProcessorConfig"] = {**config, "ExecutionType": "STANDARD"}
-    batcher = out.pop("ItemBatcher", None)
-    if batcher is not None:
-        if "ItemSelector" in out:
-            raise ConfigError("a Map with both ItemBatcher and ItemSelector cannot run locally")
-        out["ItemSelector"] = {
-            "Items.$": "States.Array($$.Map.Item.Value)",
-            "BatchInput": copy.deepcopy(batcher.get("BatchInput", {})),
-        }
+    if "ItemBatcher" in out:
+        raise ConfigError(
+            "an ItemBatcher cannot run locally (moto)",
+            hint="write the Map's items as batches in the task that plans them",
+        )
     return out
 
 

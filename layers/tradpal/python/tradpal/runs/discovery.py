@@ -4,11 +4,13 @@ The discovery state (:mod:`tradpal.discovery.state`: request, space, history, ca
 grows with every generation, so it lives in the results bucket at
 ``discovery/<run_id>/state.json`` and the execution carries a *pointer*::
 
-    {"run_id", "bucket", "state_key", "generation", "done", "request",
+    {"run_id", "bucket", "state_key", "generation", "done", "request", "batch_size",
      "items_key", "results_prefix"}
 
-* ``plan``: :func:`tradpal.discovery.plan` -> the state and generation 0's candidates
-  (``items_key``, which the Distributed Map's ItemReader reads);
+* ``plan`` (``{"request", "batch_size"}``, the size from the definition):
+  :func:`tradpal.discovery.plan` -> the state and generation 0's candidates as batches
+  ``[{"candidates"}]`` of at most ``batch_size`` (``items_key``, which the
+  Distributed Map's ItemReader reads: one child per batch);
 * ``evaluate`` (the Map worker, capability ``discovery_evaluate``):
   :func:`tradpal.discovery.evaluate` on one batch -> its results at
   ``<results_prefix><batch_id>.json``, returns ``{"batch_id", "key"}``;
@@ -54,8 +56,11 @@ def data_frame(data: Mapping[str, Any]) -> Any:
     return load_data(data) if data.get("source") == "store" else load_batch_frame(data)
 
 
-def pointer(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
-    """Store ``state`` (and its pending candidates) and return the pointer to it."""
+def pointer(run_id: str, state: Mapping[str, Any], batch_size: int) -> dict[str, Any]:
+    """Store ``state`` (and its pending candidates, in batches of at most ``batch_size``,
+    :func:`tradpal.discovery.state.batches`) and return the pointer to it."""
+    from tradpal.discovery.state import batches
+
     results = ResultStore()
     g = int(state["generation"])
     base = f"{PREFIX}/{run_id}"
@@ -67,25 +72,28 @@ def pointer(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
         "generation": g,
         "done": bool(state["done"]),
         "request": state["request"],
+        "batch_size": batch_size,
         "items_key": f"{base}/g{g}/items.json",
         "results_prefix": f"{base}/g{g}/results/",
     }
     if not state["done"]:
-        results.put_json(out["items_key"], state["candidates"])
+        # the worker names its batch by its first candidate (evaluate): ids stay stable
+        items = [{"candidates": b["candidates"]} for b in batches(state, batch_size=batch_size)]
+        results.put_json(out["items_key"], items)
     return out
 
 
-def plan(run_id: str, request: Mapping[str, Any]) -> dict[str, Any]:
-    """Task ``plan``: the validated request's first generation, once its data loads with
-    enough bars for the folds and holdout: a data problem fails here with its own error,
-    not in every batch of the Distributed Map."""
+def plan(run_id: str, start: Mapping[str, Any]) -> dict[str, Any]:
+    """Task ``plan``: ``{"request", "batch_size"}`` -> the validated request's first
+    generation, once its data loads with enough bars for the folds and holdout: a data
+    problem fails here with its own error, not in every batch of the Distributed Map."""
     from tradpal.discovery import plan as plan_search
     from tradpal.discovery.evaluate import plan_spans
 
-    state = plan_search(request)
+    state = plan_search(start["request"])
     req = state["request"]
     plan_spans(len(data_frame(req["data"])), req["validation"])
-    return pointer(run_id, state)
+    return pointer(run_id, state, start["batch_size"])
 
 
 def evaluate(run_id: str | None, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,7 +153,7 @@ def reduce(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
             hint="the discovery_evaluate function's logs for this run say why; "
             "start the discovery again once that is fixed",
         )
-    return pointer(run_id, reduce_search(stored, evaluated))
+    return pointer(run_id, reduce_search(stored, evaluated), state["batch_size"])
 
 
 def validate_best(run_id: str, state: Mapping[str, Any]) -> dict[str, Any]:
