@@ -63,11 +63,12 @@ def test_distinct_symbols_stay_distinct_on_case_insensitive_file_systems(a: str,
         assert encode_symbol(a).lower() != encode_symbol(b).lower()
 
 
-@pytest.mark.parametrize("bad", ["", "   ", None, "X" * 300])
+@pytest.mark.parametrize("bad", ["", "   ", None, "X" * 300, "\ud800", "BTC/\udfffUSD"])
 def test_bad_symbols_are_refused(bad: object) -> None:
+    # a lone surrogate was a UnicodeEncodeError (a 500 at the API, a traceback in the CLI)
     with pytest.raises(StoreError) as err:
         encode_symbol(bad)  # type: ignore[arg-type]
-    assert err.value.hint
+    assert err.value.hint and "\\u" not in str(err.value)
 
 
 def test_period_per_timeframe_bounds_file_sizes() -> None:

@@ -59,6 +59,14 @@ def encode_symbol(symbol: str) -> str:
             f"invalid symbol {symbol!r}",
             hint="use a non-empty symbol such as 'BTC/USDT' or 'AAPL'",
         )
+    try:
+        symbol.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate ("\ud800") names no file
+        raise StoreError(
+            f"invalid symbol: character {exc.start + 1} is a lone surrogate "
+            f"(U+{ord(symbol[exc.start]):04X}), not text",
+            hint="send the symbol as plain text, such as 'BTC/USDT'",
+        ) from None
     out: list[str] = []
     for i, ch in enumerate(symbol):
         if ch in _SAFE or (ch == "." and i > 0):
