@@ -65,6 +65,16 @@ def test_only_health_and_the_api_document_are_public_and_every_other_route_is_sc
     assert routes["POST /v1/data/ingest"][1].scopes == ("admin",)
 
 
+def test_a_callers_limit_defaults_to_the_routes_and_is_a_share_of_it():
+    assert Throttle(rate=2, burst=4) == Throttle(rate=2, burst=4, caller_rate=2, caller_burst=4)
+    for key, (_, route) in CATALOG.routes().items():
+        limit = route.throttle
+        assert limit.caller_rate <= limit.rate and limit.caller_burst <= limit.burst, key
+    # two clients starting runs: the first one's burst leaves room for the second
+    run = CATALOG.routes()["POST /v1/backtests"][1].throttle
+    assert run.caller_burst < run.burst
+
+
 def test_state_machine_tasks_match_the_definitions_placeholders():
     asl = pytest.importorskip("tradpal.platform.asl")
     wanted = {t for tasks in asl.TASK_PLACEHOLDERS.values() for t in tasks.values()}
@@ -106,6 +116,9 @@ def test_unknown_capability_names_the_known_ones():
         (lambda: Route("GET", "/v1/x", scopes=("read",), public=True), "both"),
         (lambda: Throttle(rate=0, burst=1), "throttle"),
         (lambda: Throttle(rate=10, burst=5), "throttle"),
+        (lambda: Throttle(rate=2, burst=4, caller_rate=3), "caller_rate"),
+        (lambda: Throttle(rate=2, burst=4, caller_burst=5), "caller_burst"),
+        (lambda: Throttle(rate=2, burst=4, caller_rate=2, caller_burst=1), "caller_burst"),
         (lambda: EventRule(("price_moved",)), "unknown"),
         (lambda: EventRule(()), "empty"),
         (lambda: StreamConsumer("orders"), "unknown stream"),

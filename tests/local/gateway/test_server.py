@@ -35,6 +35,13 @@ LIMITED = Capability(
     routes=(
         Route("GET", "/v1/limited", ("read",), Throttle(rate=1.0, burst=2)),
         Route("GET", "/v1/limited/open", (), Throttle(rate=1.0, burst=1), public=True),
+        # 4 at once and one every 2 s for all callers; 2 at once and one every 4 s for each
+        Route(
+            "GET",
+            "/v1/limited/shared",
+            ("read",),
+            Throttle(rate=0.5, burst=4, caller_rate=0.25, caller_burst=2),
+        ),
     ),
 )
 TEST_CATALOG = Catalog((*CATALOG.capabilities, ECHO, LIMITED))
@@ -411,6 +418,81 @@ def test_throttle_429_then_refill(issuer):
         # Public routes are throttled too, before anything else.
         assert [call(gw, "GET", "/v1/limited/open")[0] for _ in range(2)] == [200, 429]
     assert len(echo.calls) == 7
+
+
+def test_each_caller_has_its_own_limit_under_the_routes(issuer):
+    clock = [100.0]
+    echo = Echo()
+    gw = LocalGateway(
+        TEST_CATALOG, echo, authorizer=issuer.authorizer_config(), jwks=issuer.jwks(),
+        clock=lambda: clock[0],
+    )  # fmt: skip
+    path = "/v1/limited/shared"
+    alice = [bearer(issuer.mint(["read"], subject="alice"))]
+    alice_again = [bearer(issuer.mint(["read"], subject="alice"))]  # another jti, same sub
+    with gw:
+        assert [call(gw, "GET", path, alice)[0] for _ in range(2)] == [200, 200]
+        # alice's burst is used up: her third request is refused by her own limit
+        status, headers, body = call(gw, "GET", path, alice)
+        assert status == 429 and headers["retry-after"] == "4"  # one of her tokens in 4 s
+        err = error_of(body)
+        assert err["code"] == "too_many_requests" and "for this caller" in err["message"]
+        assert "0.25 requests/s, burst 2" in err["message"]
+        assert err["details"] == {"limit": "caller", "rate": 0.25, "burst": 2}
+        for secret in (alice[0][1].split()[1], "alice"):  # neither the token nor its subject
+            assert secret not in body.decode()
+        # a new token for the same subject is the same caller
+        assert call(gw, "GET", path, alice_again)[0] == 429
+        for _ in range(5):  # refused by her own limit, these do not use the route's tokens
+            assert call(gw, "GET", path, alice)[0] == 429
+        # bob, on the same route at the same moment, is still served
+        bob = [bearer(issuer.mint(["read"], subject="bob"))]
+        assert call(gw, "GET", path, bob)[0] == 200
+        # ...and so is carol; with bob's they are the route's 4
+        carol = [bearer(issuer.mint(["read"], subject="carol"))]
+        assert call(gw, "GET", path, carol)[0] == 200
+        # the route's ceiling holds across callers: dave has his own tokens, the route none
+        dave = [bearer(issuer.mint(["read"], subject="dave"))]
+        status, headers, body = call(gw, "GET", path, dave)
+        assert status == 429 and headers["retry-after"] == "2"  # the route's next token in 2 s
+        err = error_of(body)
+        assert "for all callers together" in err["message"]
+        assert err["details"] == {"limit": "route", "rate": 0.5, "burst": 4}
+        clock[0] += 2.0  # one route token; dave's own bucket is full
+        assert call(gw, "GET", path, dave)[0] == 200
+        assert call(gw, "GET", path, alice)[0] == 429  # 2 s of her 4
+        clock[0] += 2.0  # alice waited her Retry-After: one of her tokens, one of the route's
+        assert call(gw, "GET", path, alice)[0] == 200
+        # other routes keep their own buckets
+        assert call(gw, "GET", "/v1/echo", alice)[0] == 200
+    assert [c[0] for c in echo.calls].count("limited") == 6
+
+
+def test_the_caller_is_the_tokens_subject():
+    from tradpal.local.gateway.server import caller_of
+
+    # sub, not jti (new in every token) nor client_id (one app's users share it)
+    assert caller_of({"sub": "alice", "jti": "1", "client_id": "app"}) == "sub:alice"
+    assert caller_of({"sub": "alice", "jti": "2"}) == caller_of({"sub": "alice", "jti": "3"})
+    assert caller_of({"client_id": "app"}) == "client_id:app" != caller_of({"sub": "app"})
+    assert caller_of({"sub": ""}) == caller_of({"sub": 7}) == caller_of({}) == "none:"
+
+
+def test_idle_callers_buckets_expire(issuer):
+    clock = [100.0]
+    gw = LocalGateway(
+        TEST_CATALOG, Echo(), authorizer=issuer.authorizer_config(), jwks=issuer.jwks(),
+        clock=lambda: clock[0], max_callers=3,
+    )  # fmt: skip
+    path, key = "/v1/limited/shared", "GET /v1/limited/shared"
+    with gw:
+        for name in ("a", "b", "c", "d"):
+            assert call(gw, "GET", path, [bearer(issuer.mint(["read"], subject=name))])[0] == 200
+            clock[0] += 1.0  # the route refills as they come
+        assert len(gw._callers[key]) == 3  # the bound: a's bucket went first
+        clock[0] += 8.0  # a caller's bucket refills in 8 s at most (2 tokens at 0.25/s)
+        assert call(gw, "GET", path, [bearer(issuer.mint(["read"], subject="e"))])[0] == 200
+        assert len(gw._callers[key]) == 1  # only e's is kept
 
 
 def test_keep_alive_and_stop_closes_idle_connections(issuer):

@@ -15,8 +15,8 @@
   failures, bisection, retries and an on-failure queue (:mod:`tradpal.local.streams`);
 * the scheduled rules, fired on their schedule and on demand (:mod:`tradpal.local.scheduler`);
 * an HTTP gateway on 127.0.0.1 that checks JWTs as the deployed authorizer does, throttles
-  per route and turns requests into HTTP API v2 events (:mod:`tradpal.local.gateway`), with a
-  local RS256 issuer (:mod:`tradpal.auth.issuer`);
+  per route (and, unlike AWS, per caller under it) and turns requests into HTTP API v2 events
+  (:mod:`tradpal.local.gateway`), with a local RS256 issuer (:mod:`tradpal.auth.issuer`);
 * state kept under ``$TRADPAL_HOME/platform``: every change to the buckets and tables is
   journaled before moto answers it (:mod:`tradpal.local.journal`) and snapshotted in the
   background (:mod:`tradpal.local.snapshot`); the next start restores the snapshot and replays

@@ -12,7 +12,10 @@ Conventions:
   (``read``: query data and results; ``trade``: start work that spends compute or acts on a
   market; ``admin``: manage data and the platform) unless it is ``public`` (health only).
 - Throttling is per route: ``rate`` in requests per second (steady state), ``burst`` in
-  requests (token bucket size).
+  requests (token bucket size), for all callers together. ``caller_rate`` and
+  ``caller_burst`` are each caller's share of it, applied by the local gateway only: an HTTP
+  API has no per-client limits (no usage plans or API keys), so the deployed API throttles
+  per route alone.
 - Event rules match EventBridge ``source`` and ``detail-type``; detail types are the domain
   event types in :data:`EVENT_TYPES`. Events are published with source
   ``tradpal.<capability>`` (who published it), so rules match the source *prefix*
@@ -82,16 +85,37 @@ def _fail(message: str, hint: str) -> None:
 
 @dataclass(frozen=True)
 class Throttle:
-    """Per-route throttling: ``rate`` requests/s steady state, ``burst`` requests at once."""
+    """Per-route throttling: ``rate`` requests/s steady state, ``burst`` requests at once, for
+    all callers together (the deployed API's route throttle).
+
+    ``caller_rate`` and ``caller_burst`` (default: the route's) limit each caller (each
+    token subject) under that ceiling, like a usage plan; only the local gateway applies
+    them, since an HTTP API cannot. Set them below the route's so that one caller's burst
+    leaves room for the others.
+    """
 
     rate: float = 10.0
     burst: int = 20
+    caller_rate: float | None = None
+    caller_burst: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.rate > 0 and self.burst >= 1 and self.burst >= self.rate):
             _fail(
                 f"throttle rate={self.rate} burst={self.burst} is invalid",
                 "use rate > 0 requests/s and an integer burst >= max(1, rate)",
+            )
+        if self.caller_rate is None:
+            object.__setattr__(self, "caller_rate", self.rate)
+        if self.caller_burst is None:
+            object.__setattr__(self, "caller_burst", self.burst)
+        rate, burst = self.caller_rate, self.caller_burst
+        if not (0 < rate <= self.rate and 1 <= burst <= self.burst and burst >= rate):
+            _fail(
+                f"throttle caller_rate={rate} caller_burst={burst} is invalid for the route's "
+                f"rate={self.rate} burst={self.burst}",
+                "use 0 < caller_rate <= rate and an integer caller_burst in "
+                "max(1, caller_rate)..burst: a caller's share of the route's limit",
             )
 
 
@@ -382,9 +406,11 @@ class Catalog:
         return cls(tuple(Capability.from_dict(c) for c in data["capabilities"]))
 
 
-# Throttles: reads are cheap; starting runs spends compute, so it is held tighter.
-_READ = Throttle(rate=20.0, burst=40)
-_RUN = Throttle(rate=2.0, burst=5)
+# Throttles: reads are cheap; starting runs spends compute, so it is held tighter. A caller
+# gets about half of a route (locally; see Throttle): one client's burst leaves the rest to
+# the others. Admin is one operator's, and whole.
+_READ = Throttle(rate=20.0, burst=40, caller_rate=10.0, caller_burst=20)
+_RUN = Throttle(rate=2.0, burst=5, caller_rate=1.0, caller_burst=3)
 _ADMIN = Throttle(rate=1.0, burst=2)
 
 CATALOG = Catalog(

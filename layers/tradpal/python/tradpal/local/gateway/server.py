@@ -10,10 +10,18 @@ For every request, in API Gateway's order:
    route for the method and path: 404. The gateway's own routes (``/.well-known/jwks.json``,
    ``/.well-known/openid-configuration`` and ``extra_routes``) are public and unthrottled.
 4. The route's token bucket (the catalog's :class:`~tradpal.platform.catalog.Throttle`:
-   ``rate`` per second, ``burst``) is taken: empty: 429 with ``Retry-After``.
+   ``rate`` per second, ``burst``, for all callers together, as the deployed route throttle)
+   is taken: empty: 429 with ``Retry-After``.
 5. Routes that are not ``public``: the bearer token is verified as the deployed JWT
    authorizer does (:mod:`tradpal.auth.jwt`): 401 for no or a bad token, 403 without one of
    the route's scopes. The handler is not invoked.
+   Then the caller's own bucket on the route is taken (``caller_rate``, ``caller_burst``;
+   the caller is the token's subject, :func:`caller_of`): empty: 429 with ``Retry-After``,
+   and the route's token is given back, so a caller over its own limit never uses up the
+   others' ceiling. This one is local only: an HTTP API has no per-client limits (no usage
+   plans or API keys), so on AWS one client's burst can throttle a route for everyone. A
+   429's ``details`` say whose limit it was: ``{"limit": "route" | "caller", "rate",
+   "burst"}``; neither the token nor its claims are echoed.
 6. The HTTP API v2 event (:func:`tradpal.local.gateway.payload.build_event`) goes to
    ``invoke(capability, event)``; its result becomes the response. An exception or a
    malformed result: 500.
@@ -56,7 +64,7 @@ from tradpal.local.gateway.payload import (
     new_request_id,
 )
 from tradpal.local.gateway.routes import RouteMatch, RouteTable
-from tradpal.local.gateway.throttle import TokenBucket, retry_after
+from tradpal.local.gateway.throttle import MAX_CALLERS, CallerBuckets, TokenBucket, retry_after
 from tradpal.platform.catalog import Catalog
 from tradpal.platform.http import error_body
 
@@ -71,19 +79,42 @@ IDLE_TIMEOUT_S = 30.0
 class _Refusal(Exception):
     """A response the gateway makes itself (error shape), with extra headers."""
 
-    def __init__(self, status: int, code: str, message: str, headers: tuple = ()) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, headers: tuple = (), details: Any = None
+    ) -> None:
         super().__init__(message)
-        self.response = HttpResponse(status, (_JSON, *headers), _error_json(code, message))
+        body = _error_json(code, message, details)
+        self.response = HttpResponse(status, (_JSON, *headers), body)
+
+
+def caller_of(claims: Mapping[str, Any]) -> str:
+    """Who a verified token speaks for, for the per-caller throttles: its ``sub``.
+
+    The subject, because it is the principal: every token of one user (or, in Cognito's
+    client-credentials flow, of one app client, whose tokens' ``sub`` is the client id)
+    shares it, so minting or fetching another token does not give a fresh bucket, as keying
+    on ``jti`` (new in every token) would. Not ``client_id``: every user of one app client
+    (a dashboard) has the same one. A token without a ``sub`` is counted by its
+    ``client_id``, and tokens with neither share one bucket.
+    """
+    for claim in ("sub", "client_id"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value:
+            return f"{claim}:{value}"
+    return "none:"
 
 
 class LocalGateway:
-    """API Gateway (HTTP API, JWT authorizer, per-route throttles) on ``host:port``.
+    """API Gateway (HTTP API, JWT authorizer, per-route throttles) on ``host:port``, with
+    per-caller throttles under the route's (which AWS does not have).
 
     ``invoke(capability_name, event)`` runs the capability's Lambda handler and returns its
     result. ``jwks`` is the issuer's key set, or a callable returning it (read per request, so
     a rotated key is picked up). ``port=0`` picks a free port (see :attr:`url`).
     ``extra_routes``: ``{"GET /openapi.json": fn(event) -> Lambda-style result}``, public and
     unthrottled. ``clock``: the throttle's monotonic seconds (tests pass a fake one).
+    ``max_callers``: the most callers whose buckets are kept per route (idle ones are dropped
+    before that; see :class:`~tradpal.local.gateway.throttle.CallerBuckets`).
     """
 
     def __init__(
@@ -102,6 +133,7 @@ class LocalGateway:
         account_id: str = "123456789012",
         api_id: str = "local",
         max_body_bytes: int = MAX_BODY_BYTES,
+        max_callers: int = MAX_CALLERS,
     ) -> None:
         self.catalog = catalog
         self.invoke = invoke
@@ -113,9 +145,15 @@ class LocalGateway:
         self.max_body_bytes = max_body_bytes
         self.routes = RouteTable(catalog)
         self._buckets: dict[str, TokenBucket] = {}
+        self._callers: dict[str, CallerBuckets] = {}
         if throttle:
             for key, (_cap, route) in catalog.routes().items():
-                self._buckets[key] = TokenBucket(route.throttle.rate, route.throttle.burst, clock)
+                limit = route.throttle
+                self._buckets[key] = TokenBucket(limit.rate, limit.burst, clock)
+                if not route.public:  # a public route has no caller to tell apart
+                    self._callers[key] = CallerBuckets(
+                        limit.caller_rate, limit.caller_burst, clock, max_callers=max_callers
+                    )
         self._own: dict[str, ExtraRoute] = {
             "GET /.well-known/jwks.json": lambda _event: dict(self._jwks()),
             "GET /.well-known/openid-configuration": lambda _event: openid_configuration(
@@ -198,15 +236,29 @@ class LocalGateway:
         bucket = self._buckets.get(match.key)
         wait = bucket.take() if bucket is not None else 0.0
         if wait > 0:
-            raise _Refusal(
-                429,
-                "too_many_requests",
-                f"{match.key} is throttled ({bucket.rate:g} requests/s, burst {bucket.burst})",
-                (("retry-after", retry_after(wait)),),
+            raise _throttled(
+                f"{match.key} is throttled for all callers together",
+                "route",
+                bucket.rate,
+                bucket.burst,
+                wait,
             )
         claims = None
         if not match.route.public:
             claims = self._authorize(request, match)
+            callers = self._callers.get(match.key)
+            wait = callers.take(caller_of(claims)) if callers is not None else 0.0
+            if wait > 0:
+                if bucket is not None:
+                    bucket.refund()
+                raise _throttled(
+                    f"{match.key} is throttled for this caller (the token's subject; other "
+                    "callers are still served)",
+                    "caller",
+                    callers.rate,
+                    callers.burst,
+                    wait,
+                )
         capability = match.capability
         return self._call(
             lambda event: self.invoke(capability, event), request, match, request_id, claims
@@ -427,5 +479,15 @@ def _preflight(allowed: bool) -> HttpResponse:
     return HttpResponse(204, headers if allowed else (), b"")
 
 
-def _error_json(code: str, message: str) -> bytes:
-    return json.dumps(error_body(code, message)).encode()
+def _throttled(what: str, limit: str, rate: float, burst: int, wait_s: float) -> _Refusal:
+    return _Refusal(
+        429,
+        "too_many_requests",
+        f"{what}: {rate:g} requests/s, burst {burst}; retry after the Retry-After seconds",
+        (("retry-after", retry_after(wait_s)),),
+        {"limit": limit, "rate": rate, "burst": burst},
+    )
+
+
+def _error_json(code: str, message: str, details: Any = None) -> bytes:
+    return json.dumps(error_body(code, message, details)).encode()
