@@ -50,6 +50,15 @@ def test_every_catalog_route_and_only_those_are_documented_with_their_scopes(doc
     assert document["components"]["securitySchemes"]["jwt"]["scheme"] == "bearer"
 
 
+def test_every_route_documents_the_gateways_429_and_431(document):
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            for status in ("429", "431"):
+                ref = op["responses"][status]["content"]["application/json"]["schema"]
+                assert ref == {"$ref": "#/components/schemas/ErrorResponse"}, (method, path)
+    assert "10240 bytes" in op["responses"]["431"]["description"]
+
+
 def test_validation_errors_are_documented_in_the_one_error_shape(document):
     schemas = document["components"]["schemas"]
     assert "HTTPValidationError" not in schemas

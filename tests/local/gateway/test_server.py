@@ -551,3 +551,19 @@ def test_bad_request_line_gets_the_error_shape(gw):
     head, _, body = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and b"apigw-requestid" in head
     assert error_of(body)["code"] == "bad_request"
+
+
+def test_a_too_long_header_is_431_saying_the_limit(gw, echo, issuer):
+    token = "a" * 100_000  # a header line over http.server's 64 KiB
+    status, headers, body = call(gw, "GET", "/v1/echo", [bearer(token)])
+    assert status == 431 and headers["connection"] == "close" and "apigw-requestid" in headers
+    err = error_of(body)
+    assert err["code"] == "request_header_fields_too_large"
+    assert "over 65536 bytes" in err["message"] and "shorter token" in err["message"]
+    assert "10240 bytes" in err["message"]  # what the deployed API takes
+    assert token[:100] not in body.decode()
+    status, _h, body = call(gw, "GET", "/v1/echo", [(f"X-H{i}", "v") for i in range(101)])
+    assert status == 431 and error_of(body)["code"] == "request_header_fields_too_large"
+    assert "more than 100 headers" in error_of(body)["message"]
+    assert echo.calls == []
+    assert call(gw, "GET", "/v1/echo", [bearer(issuer.mint(["read"]))])[0] == 200

@@ -4,7 +4,7 @@ Each capability declares its routes on a Powertools router in ``functions/<name>
 this module puts the routers into one resolver, asks Powertools for the document (request and
 response models come from the handlers' pydantic types) and completes it from the catalog:
 the JWT security requirement with each route's scopes, and the error responses the gateway
-adds (401, 403, 429) in the one error shape. A route in the catalog with no handler, or a
+adds (401, 403, 429, 431) in the one error shape. A route in the catalog with no handler, or a
 handler route the catalog does not know, is an error: the document, the gateway and the
 deployed API cannot disagree.
 
@@ -37,8 +37,14 @@ DESCRIPTION = (
 _GATEWAY_ERRORS = {
     "401": "No token, or a token that is expired, not yet valid, badly signed or not for this API",
     "403": "The token lacks every scope the route accepts",
-    "429": "Too many requests for this route; retry after the Retry-After seconds",
+    "429": "Too many requests for this route; retry after the Retry-After seconds (details.limit "
+    "says whose limit it was: the route's, for all callers together, or the local gateway's "
+    "per-caller one)",
+    "431": "The request's headers are too large (the deployed API takes at most 10240 bytes of "
+    "request line and headers together): send a shorter token or fewer, shorter headers",
 }
+# The gateway's answers a public route can still get (it checks no token there).
+_PUBLIC_GATEWAY_ERRORS = ("429", "431")
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -136,7 +142,7 @@ def build_document(
             )
         if route.public:
             op["security"] = []
-            gateway = {"429": _GATEWAY_ERRORS["429"]}
+            gateway = {status: _GATEWAY_ERRORS[status] for status in _PUBLIC_GATEWAY_ERRORS}
         else:
             op["security"] = [{SECURITY_SCHEME: list(route.scopes)}]
             gateway = _GATEWAY_ERRORS

@@ -28,10 +28,12 @@ For every request, in API Gateway's order:
 
 Every response carries ``apigw-requestid``. Refusals by the gateway use the API's one error
 shape ``{"error": {"code", "message", "details"}}`` (codes: unauthorized, forbidden,
-not_found, too_many_requests, payload_too_large, internal_error). AWS's own bodies for these
-are ``{"message": "Unauthorized"}`` (and Forbidden, Not Found, Too Many Requests, Request
-Entity Too Large, Internal Server Error), which HTTP APIs cannot customise; clients should
-rely on the status code (and for 401/403 on the ``www-authenticate`` header, which both send).
+not_found, too_many_requests, payload_too_large, internal_error; and bad_request,
+uri_too_long, request_header_fields_too_large for what ``http.server`` refuses while reading
+the request's head). AWS's own bodies for these are ``{"message": "Unauthorized"}`` (and
+Forbidden, Not Found, Too Many Requests, Request Entity Too Large, Internal Server Error),
+which HTTP APIs cannot customise; clients should rely on the status code (and for 401/403 on
+the ``www-authenticate`` header, which both send).
 
 Access log lines go to the ``tradpal.local.gateway`` logger at INFO: client, method, path
 (without the query string), status, bytes, milliseconds, request id. Never headers, query
@@ -41,6 +43,7 @@ strings or bodies, so no token reaches a log.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import logging
 import socket
@@ -74,6 +77,11 @@ _log = logging.getLogger(__name__)
 _JSON = ("content-type", "application/json")
 # Idle keep-alive connections are closed after this many seconds.
 IDLE_TIMEOUT_S = 30.0
+# What http.server reads of a request's head (431 beyond): bytes of one header line, headers.
+MAX_HEADER_LINE = getattr(http.client, "_MAXLINE", 65536)
+MAX_HEADERS = getattr(http.client, "_MAXHEADERS", 100)
+# The deployed API's limit ("Quotas for configuring and running an HTTP API").
+AWS_MAX_HEAD_BYTES = 10240
 
 
 class _Refusal(Exception):
@@ -457,7 +465,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.close_connection = True
         text = message or self.responses.get(code, ("error",))[0]
-        codes = {400: "bad_request", 414: "uri_too_long", 501: "not_implemented"}
+        if code == 431:
+            text = _head_too_large(message)
+        codes = {
+            400: "bad_request",
+            414: "uri_too_long",
+            431: "request_header_fields_too_large",
+            501: "not_implemented",
+        }
         body = _error_json(codes.get(code, "bad_request"), text)
         with contextlib.suppress(OSError):  # the client went away
             self._write(code, (_JSON,), body, new_request_id())
@@ -486,6 +501,23 @@ def _throttled(what: str, limit: str, rate: float, burst: int, wait_s: float) ->
         f"{what}: {rate:g} requests/s, burst {burst}; retry after the Retry-After seconds",
         (("retry-after", retry_after(wait_s)),),
         {"limit": limit, "rate": rate, "burst": burst},
+    )
+
+
+def _head_too_large(message: str | None) -> str:
+    """http.server's 431 ("Line too long", "Too many headers") as what to do about it."""
+    aws = (
+        f"the deployed API takes at most {AWS_MAX_HEAD_BYTES} bytes of request line and "
+        "headers together"
+    )
+    if message == "Too many headers":
+        return (
+            f"the request has more than {MAX_HEADERS} headers, the local gateway's limit "
+            f"({aws}): send fewer headers"
+        )
+    return (
+        f"a request header line is over {MAX_HEADER_LINE} bytes, the local gateway's limit "
+        f"({aws}): send a shorter token (Authorization) or shorter headers"
     )
 
 
