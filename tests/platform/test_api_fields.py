@@ -153,8 +153,8 @@ def test_the_most_candles_a_request_may_post_fit_the_body_limit_in_ordinary_json
     their offset, compact, as json.dumps writes them and even pretty-printed."""
     import random
 
-    from tradpal.local.gateway.payload import MAX_BODY_BYTES
     from tradpal.platform.candles import MAX_CANDLES
+    from tradpal.platform.catalog import MAX_BODY_BYTES
 
     rng = random.Random(7)
     t0 = datetime(2024, 1, 1, tzinfo=UTC)

@@ -88,3 +88,15 @@ def test_the_document_is_valid_openapi(document):
     from openapi_spec_validator import validate
 
     validate(json.loads(render(document)))
+
+
+def test_every_route_that_takes_a_body_documents_413_with_the_real_limit(document):
+    # the gateway's docstring once said 10 MB; the binding limit is the Lambda's 6 MB
+    from tradpal.platform.catalog import MAX_BODY_BYTES
+
+    with_body = [
+        op for ops in document["paths"].values() for op in ops.values() if "requestBody" in op
+    ]
+    assert with_body
+    for op in with_body:
+        assert f"{MAX_BODY_BYTES:,} bytes" in op["responses"]["413"]["description"]

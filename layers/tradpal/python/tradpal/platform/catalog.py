@@ -60,6 +60,10 @@ EVENT_TYPES: tuple[str, ...] = (
     "backtest_complete",
 )
 DEPLOYED_STRATEGY_DIR = "/opt/python/tradpal_strategies"
+# The binding limit on a request body on AWS: an HTTP API takes 10 MB, but the Lambda it
+# invokes takes at most 6 MB of event (body and headers), so larger bodies that pass locally
+# would fail deployed. The local gateway answers 413 above it; the document says so.
+MAX_BODY_BYTES = 6 * 1024 * 1024
 """Where the deployed functions find the repository's ``strategies/`` folder (the layer's
 ``python/tradpal_strategies``, the same path in the container images)."""
 STREAMS: tuple[str, ...] = tuple(s.name for s in TOPOLOGY.streams)

@@ -4,9 +4,9 @@ Each capability declares its routes on a Powertools router in ``functions/<name>
 this module puts the routers into one resolver, asks Powertools for the document (request and
 response models come from the handlers' pydantic types) and completes it from the catalog:
 the JWT security requirement with each route's scopes, and the error responses the gateway
-adds (401, 403, 429, 431) in the one error shape. A route in the catalog with no handler, or a
-handler route the catalog does not know, is an error: the document, the gateway and the
-deployed API cannot disagree.
+adds (401, 403, 429, 431; 413 and 415 where a body is taken) in the one error shape. A route
+in the catalog with no handler, or a handler route the catalog does not know, is an error:
+the document, the gateway and the deployed API cannot disagree.
 
 ``scripts/build_openapi.py`` writes the document to ``functions/health/openapi.json``
 (committed; the health function serves it at ``GET /v1/openapi``); a test rebuilds it and
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tradpal.errors import ConfigError
-from tradpal.platform.catalog import CATALOG, Catalog
+from tradpal.platform.catalog import CATALOG, MAX_BODY_BYTES, Catalog
 from tradpal.platform.http import ErrorResponse, make_app
 
 DOCUMENT_PATH = Path(__file__).resolve().parents[5] / "functions" / "health" / "openapi.json"
@@ -133,6 +133,14 @@ def build_document(
                 "content": {"application/json": {"schema": error_ref}},
             }
         if "requestBody" in op:
+            responses.setdefault(
+                "413",
+                {
+                    "description": f"The request body is over {MAX_BODY_BYTES:,} bytes (6 MB, "
+                    "the most a Lambda invocation takes)",
+                    "content": {"application/json": {"schema": error_ref}},
+                },
+            )
             responses.setdefault(
                 "415",
                 {

@@ -24,9 +24,6 @@ from urllib.parse import parse_qsl
 
 from tradpal.local.gateway.routes import RouteMatch
 
-# The binding limit on AWS: an HTTP API takes 10 MB, but the Lambda it invokes takes at most
-# 6 MB of event (body and headers), so larger bodies that pass locally would fail deployed.
-MAX_BODY_BYTES = 6 * 1024 * 1024
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|xml|javascript|x-www-form-urlencoded|x-ndjson|yaml|"

@@ -4,7 +4,7 @@ For every request, in API Gateway's order:
 
 1. CORS preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) is
    answered by the gateway itself when ``cors_origins`` are configured, without auth.
-2. Bodies over 6 MB (:data:`~tradpal.local.gateway.payload.MAX_BODY_BYTES`, the most a Lambda
+2. Bodies over 6 MB (:data:`~tradpal.platform.catalog.MAX_BODY_BYTES`, the most a Lambda
    invocation takes; API Gateway itself takes 10 MB): 413, before the body is read.
 3. The route is matched from the catalog (path parameters like ``/v1/backtests/{id}``); no
    route for the method and path: 404. The gateway's own routes (``/.well-known/jwks.json``,
@@ -58,7 +58,6 @@ from tradpal.auth.issuer import openid_configuration
 from tradpal.auth.jwt import AuthError, AuthorizerConfig, authorize, bearer_token, verify_token
 from tradpal.auth.jwt import token_scopes as _token_scopes
 from tradpal.local.gateway.payload import (
-    MAX_BODY_BYTES,
     HttpRequest,
     HttpResponse,
     LambdaResponseError,
@@ -68,7 +67,7 @@ from tradpal.local.gateway.payload import (
 )
 from tradpal.local.gateway.routes import RouteMatch, RouteTable
 from tradpal.local.gateway.throttle import MAX_CALLERS, CallerBuckets, TokenBucket, retry_after
-from tradpal.platform.catalog import Catalog
+from tradpal.platform.catalog import MAX_BODY_BYTES, Catalog
 from tradpal.platform.http import error_body
 
 Invoke = Callable[[str, dict[str, Any]], Any]
