@@ -127,3 +127,10 @@ def test_a_filter_timeframe_the_data_cannot_make_is_refused_at_submit():
         {**BASE, "strategy": "ema_crossover@4h", "data": {"source": "sample", "timeframe": "1h"}}
     )
     assert accepted["strategy"] == "ema_crossover@4h"
+
+
+def test_a_sample_range_before_the_samples_first_bar_is_refused_at_submit():
+    # it was accepted, read no bar, and failed with "empty: repair it with policy 'repair'"
+    with pytest.raises(DiscoveryError, match="the sample begins at 2018-01-01") as caught:
+        validate_request({**BASE, "data": {"source": "sample", "end": "2000-03-01T02:00:00Z"}})
+    assert caught.value.field == "data.end" and "after the sample's first bar" in caught.value.hint

@@ -62,6 +62,8 @@ SCHEMA_CANNOT_STATE: tuple[Unstatable, ...] = (
     Unstatable(*_422, r"body\.n_candidates", r"grid", "the grid's points of the strategy's space"),
     # the deployment's strategies: built-ins and its strategy_dirs
     Unstatable(*_422, r"body\.strategy", r"^unknown strategy ", "the deployed strategies"),
+    # the sample's first bar (2018-01-01), for a source the field does not name
+    Unstatable(*_422, r"body\.data\.end", r"^the sample begins at ", "the sample's first bar"),
     # the clock
     Unstatable(*_422, r"body\.data\.start", r"is in the future", "an open end reads up to now"),
     # the data: rows posted together, their number

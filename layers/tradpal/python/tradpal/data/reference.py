@@ -76,6 +76,20 @@ class DataRef(BaseModel):
                     ),
                     getattr(self, name),
                 )
+        if self.source == "sample" and self.end is not None:
+            from tradpal.data.sources.synthetic import SYNTHETIC_ORIGIN
+
+            if pd.Timestamp(self.end) <= SYNTHETIC_ORIGIN:  # it read no bar, and said "empty"
+                raise field_refused(
+                    "end",
+                    TradPalError(
+                        f"the sample begins at {SYNTHETIC_ORIGIN.isoformat()}: it has no bars "
+                        f"before end {self.end}",
+                        hint="give an end after the sample's first bar, or leave it out "
+                        "(up to now)",
+                    ),
+                    self.end,
+                )
         start = None if self.start is None else pd.Timestamp(self.start)
         if start is not None and self.end is not None and pd.Timestamp(self.end) <= start:
             raise field_refused(

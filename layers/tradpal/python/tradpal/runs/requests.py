@@ -48,7 +48,9 @@ class PlatformDataRef(DataRef):
     symbol: Symbol | None = Field(None, description="the market; the store needs one")
     start: TimeText | None = Field(None, description="first bar open time (inclusive)")
     end: TimeText | None = Field(
-        None, description="exclusive, after start; default: now, pinned when the run starts"
+        None,
+        description="exclusive, after start (and, for the sample, after its first bar, "
+        "2018-01-01T00:00:00Z); default: now, pinned when the run starts",
     )
 
     @field_validator("start", "end", mode="before")
