@@ -179,12 +179,15 @@ class LocalPlatform:
         from tradpal.local.events import EventDelivery
         from tradpal.local.gateway import LocalGateway
         from tradpal.local.journal import Journal, JournalingApp
+        from tradpal.local.kinesis import patched_shards
         from tradpal.local.machines import deploy_state_machines, handler_of
         from tradpal.local.snapshot import Snapshotter, restore
         from tradpal.notify.config import clear_config_cache
 
         self.moto = MotoServer().start()
         stack.callback(self.moto.stop)
+        # the stream is written and polled from several threads at once
+        stack.enter_context(patched_shards())
         self._set_environ(
             {
                 **self.moto.environ(),
