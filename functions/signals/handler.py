@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import ConfigDict, Field, model_validator
 
 from tradpal.errors import TradPalError
-from tradpal.fields import field_refused, strategy_for
+from tradpal.fields import check_params, field_refused, strategy_for
 from tradpal.platform.api_fields import ApiTime, Params, StrategyName, Symbol
 from tradpal.platform.candles import (
     MAX_CANDLES,
@@ -59,9 +59,10 @@ class SignalsRequest(CandlesRequest):
     @model_validator(mode="after")
     def _strategy_fits(self) -> SignalsRequest:
         try:
-            strategy_for(self.strategy, self.timeframe, allow_paths=False)
+            strategy = strategy_for(self.strategy, self.timeframe, allow_paths=False)
         except TradPalError as exc:
             raise field_refused("strategy", exc, self.strategy) from None
+        check_params(strategy, self.params, self.timeframe)  # a 422 naming params, as a run's
         return self
 
 

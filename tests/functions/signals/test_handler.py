@@ -77,10 +77,16 @@ def test_stored_range_and_errors(aws):
     status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", "strategy": "nope"})
     assert status == 422 and "unknown strategy" in body["error"]["details"][0]["message"]
     assert body["error"]["details"][0]["field"] == "body.strategy"
+    # params the strategy refuses: a 422 naming params, as a backtest's (it was a 400)
     status, body = call(
         {"symbol": "ETH/USDT", "timeframe": "4h", "params": {"fast": 50, "slow": 10}}
     )
-    assert status == 400 and body["error"]["code"] == "bad_request"
+    assert status == 422 and body["error"]["details"][0]["field"] == "body.params"
+    assert "fast < slow" in body["error"]["details"][0]["message"]
+    status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", "params": {"fast": True}})
+    assert status == 422 and "is true, not a number" in body["error"]["details"][0]["message"]
+    status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", "params": {"fsat": 3}})
+    assert status == 422 and "unknown param(s) fsat" in body["error"]["details"][0]["message"]
     status, body = call({"symbol": "ETH/USDT", "timeframe": "4h", "params": "fast"})
     assert status == 422 and body["error"]["details"][0]["field"] == "body.params"
 

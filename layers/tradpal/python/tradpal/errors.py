@@ -8,6 +8,22 @@ responses.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+_SHOWN_MAX = 60
+
+
+def shown(value: Any) -> str:
+    """``value`` as a user wrote it in JSON (``true``, ``"abc"``, ``{"x": 1}``), for a
+    message: a request's values are JSON, and Python's repr (``True``, ``'abc'``) is not
+    what the user sent. Cut to about 60 characters; what JSON cannot write, as text."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
+    except (TypeError, ValueError):  # NaN, infinity: Python's text is the readable one
+        text = str(value)
+    return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 3] + "..."
+
 
 class TradPalError(Exception):
     """Base class of all errors a user can cause or act on."""

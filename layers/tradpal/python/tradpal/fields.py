@@ -12,6 +12,7 @@ prints the message and hint.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic_core import PydanticCustomError
@@ -69,6 +70,26 @@ def strategy_for(reference: Any, timeframe: str, *, allow_paths: bool = True) ->
                 ) from None
         inner = getattr(inner, "inner", None)
     return strategy
+
+
+def check_params(strategy: Any, params: Mapping[str, Any], timeframe: str) -> None:
+    """Refuse ``params`` (a validation error on the ``params`` field) unless ``strategy``
+    takes every one and, over its defaults at ``timeframe``, they fit its space (ranges and
+    constraints such as fast < slow)."""
+    unknown = sorted(set(params) - set(strategy.space.names))
+    if unknown:
+        raise field_refused(
+            "params",
+            TradPalError(
+                f"unknown param(s) {', '.join(unknown)} for {strategy.name}",
+                hint=f"{strategy.name} takes: {', '.join(strategy.space.names)}",
+            ),
+            dict(params),
+        )
+    try:
+        strategy.space.validate({**strategy.defaults_for(timeframe), **params})
+    except TradPalError as exc:
+        raise field_refused("params", exc, dict(params)) from None
 
 
 _HINTS = {

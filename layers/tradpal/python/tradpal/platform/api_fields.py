@@ -59,7 +59,7 @@ def check_time_text(value: Any) -> Any:
     else:
         raise PydanticCustomError(
             "datetime_type",
-            "give the time as ISO 8601 text, e.g. {example}, not a {kind}",
+            "give the time as ISO 8601 text, e.g. {example}, not {kind}",
             {"example": _TIME_EXAMPLE, "kind": _json_kind(value)},
         )
     if not FIRST_YEAR <= year <= LAST_YEAR:
@@ -72,17 +72,18 @@ def check_time_text(value: Any) -> Any:
 
 
 def _json_kind(value: Any) -> str:
+    """What JSON calls ``value``'s type, with its article ("an object"), for a message."""
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "boolean"
+        return "a boolean"
     if isinstance(value, int | float):
-        return "number"
+        return "a number"
     if isinstance(value, list | tuple):
-        return "list"
+        return "a list"
     if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+        return "an object"
+    return f"a {type(value).__name__}"
 
 
 _TIME_SCHEMA = {"pattern": TIME_PATTERN, "examples": [_TIME_EXAMPLE]}
@@ -169,10 +170,10 @@ def _param_value(value: Any) -> Any:
     raise PydanticCustomError(
         "param_type",
         "a param value is a number, true or false, or a choice's name (at most {n} "
-        "characters), not a {kind}",
+        "characters), not {kind}",
         {
             "n": _PARAM_TEXT_MAX,
-            "kind": _json_kind(value) if not isinstance(value, str) else "longer text",
+            "kind": _json_kind(value) if not isinstance(value, str) else "a longer text",
         },
     )
 

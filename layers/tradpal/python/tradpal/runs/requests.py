@@ -19,7 +19,7 @@ from tradpal.backtest.config import BacktestOverrides
 from tradpal.data.reference import DataRef, utc_iso
 from tradpal.discovery.request import DiscoveryRequest
 from tradpal.errors import TradPalError
-from tradpal.fields import field_refused, refuse_strategy_files, strategy_for
+from tradpal.fields import check_params, field_refused, refuse_strategy_files, strategy_for
 from tradpal.platform.api_fields import Params, StrategyName, Symbol, TimeText, check_time_text
 
 
@@ -80,21 +80,7 @@ class BacktestRequest(BaseModel):
             strategy = strategy_for(self.strategy, self.data.timeframe, allow_paths=False)
         except TradPalError as exc:
             raise field_refused("strategy", exc, self.strategy) from None
-        unknown = sorted(set(self.params) - set(strategy.space.names))
-        if unknown:
-            raise field_refused(
-                "params",
-                TradPalError(
-                    f"unknown param(s) {', '.join(unknown)} for {strategy.name}",
-                    hint=f"{strategy.name} takes: {', '.join(strategy.space.names)}",
-                ),
-                self.params,
-            )
-        defaults = strategy.defaults_for(self.data.timeframe)
-        try:
-            strategy.space.validate({**defaults, **self.params})
-        except TradPalError as exc:
-            raise field_refused("params", exc, self.params) from None
+        check_params(strategy, self.params, self.data.timeframe)
         try:
             config_for(self.data.timeframe, **self.config.overrides())
         except TradPalError as exc:

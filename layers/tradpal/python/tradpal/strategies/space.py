@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from tradpal.errors import StrategyError
+from tradpal.errors import StrategyError, shown
 
 Kind = Literal["int", "float", "categorical"]
 Scalar = int | float | str | bool
@@ -116,20 +116,20 @@ class Param:
                 if str(c).lower() == str(value).strip().lower():
                     return c
             raise StrategyError(
-                f"{where} is {value!r}, not one of {', '.join(map(str, self.choices))}",
+                f"{where} is {shown(value)}, not one of {', '.join(map(str, self.choices))}",
                 hint=f"choose one of {', '.join(map(str, self.choices))}",
             )
         x = _number(value, where, f"give a number from {self.low} to {self.high}")
         if self.kind == "int":
             if x != math.floor(x):
                 raise StrategyError(
-                    f"{where} is {value!r}, not a whole number",
+                    f"{where} is {shown(value)}, not a whole number",
                     hint=f"give an integer from {self.low} to {self.high}",
                 )
             x = int(x)
         if not self.low <= x <= self.high:
             raise StrategyError(
-                f"{where} is {value!r}, outside its range {self.low} to {self.high}",
+                f"{where} is {shown(value)}, outside its range {self.low} to {self.high}",
                 hint=f"give a value from {self.low} to {self.high}",
             )
         return x
@@ -200,14 +200,14 @@ class Param:
 
 def _number(value: Any, where: str, hint: str) -> float:
     if isinstance(value, bool):
-        raise StrategyError(f"{where} is {value!r}, not a number", hint=hint)
+        raise StrategyError(f"{where} is {shown(value)}, not a number", hint=hint)
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
-            raise StrategyError(f"{where} is {value!r}, not a number", hint=hint) from None
+            raise StrategyError(f"{where} is {shown(value)}, not a number", hint=hint) from None
     if not isinstance(value, int | float) or not math.isfinite(value):
-        raise StrategyError(f"{where} is {value!r}, not a finite number", hint=hint)
+        raise StrategyError(f"{where} is {shown(value)}, not a finite number", hint=hint)
     return value
 
 
