@@ -76,7 +76,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tradpal.data.contract import INDEX_NAME, OHLCV_COLUMNS, MarketMeta, get_meta, with_meta
+from tradpal.data.contract import (
+    INDEX_NAME,
+    OHLCV_COLUMNS,
+    MarketMeta,
+    get_meta,
+    ohlcv_arrays,
+    with_meta,
+)
 from tradpal.errors import DataContractError, DataQualityError
 from tradpal.timeframes import TIMEFRAMES, Timeframe, parse_timeframe
 
@@ -326,17 +333,7 @@ def _analyse(frame: object, timeframe: str | Timeframe | None) -> _Analysis:
         f"missing column(s) {', '.join(missing)}" if missing else "all columns present",
         first=missing,
     )
-    columns: dict[str, np.ndarray] = {}
-    non_numeric = np.zeros(n, dtype=bool)
-    cast: list[str] = []
-    for name in OHLCV_COLUMNS:
-        if name in missing:
-            continue
-        values, bad_cells, was_cast = _as_float(frame.iloc[:, _first_position(frame, name)])
-        columns[name] = values
-        non_numeric |= bad_cells
-        if was_cast:
-            cast.append(name)
+    columns, non_numeric, cast = _float_columns(frame, missing)
     extra = [str(c) for c in frame.columns if c not in OHLCV_COLUMNS]
     add("non_numeric", int(non_numeric.sum()), np.flatnonzero(non_numeric))
 
@@ -415,6 +412,31 @@ def _analyse(frame: object, timeframe: str | Timeframe | None) -> _Analysis:
         "inconsistent OHLC": inconsistent,
     }
     return _Analysis(report, labels, t_ns, time_ok, fixable, note, columns, bad, tf, extra, cast)
+
+
+def _float_columns(
+    frame: pd.DataFrame, missing: list[str]
+) -> tuple[dict[str, np.ndarray], np.ndarray, list[str]]:
+    """The float64 values of each present OHLCV column (the first column of a repeated
+    name), the mask of rows with a cell that is not a number, and the names of the columns
+    cast to float64. A contract frame's columns are read in one step
+    (:func:`~tradpal.data.contract.ohlcv_arrays`)."""
+    n = len(frame)
+    columns = ohlcv_arrays(frame)
+    if columns is not None:
+        return columns, np.zeros(n, dtype=bool), []
+    columns = {}
+    non_numeric = np.zeros(n, dtype=bool)
+    cast: list[str] = []
+    for name in OHLCV_COLUMNS:
+        if name in missing:
+            continue
+        values, bad_cells, was_cast = _as_float(frame.iloc[:, _first_position(frame, name)])
+        columns[name] = values
+        non_numeric |= bad_cells
+        if was_cast:
+            cast.append(name)
+    return columns, non_numeric, cast
 
 
 def _first_position(frame: pd.DataFrame, name: str) -> int:

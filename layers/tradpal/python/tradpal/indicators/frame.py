@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from tradpal.data.contract import ohlcv_arrays
 from tradpal.indicators._validate import IndicatorInputError
 from tradpal.indicators.spec import TRADPAL_SET, IndicatorSpec, compute
 
@@ -20,7 +21,11 @@ def frame_inputs(frame: pd.DataFrame) -> dict[str, Any]:
             f"add_indicators needs a pandas DataFrame, not {type(frame).__name__}",
             hint="pass an OHLCV frame (columns open high low close volume)",
         )
-    inputs: dict[str, Any] = {c: frame[c].to_numpy() for c in _INPUTS if c in frame.columns}
+    arrays = ohlcv_arrays(frame)
+    if arrays is None:
+        inputs: dict[str, Any] = {c: frame[c].to_numpy() for c in _INPUTS if c in frame.columns}
+    else:
+        inputs = {c: arrays[c] for c in _INPUTS}
     if isinstance(frame.index, pd.DatetimeIndex):
         inputs["time"] = frame.index
     return inputs
