@@ -60,6 +60,33 @@ def test_the_json_of_any_table_is_the_json_of_its_rows(columns, n, data):
     assert table.to_json() == strict(table.rows())
 
 
+def _table_of_floats(values: np.ndarray) -> IndicatorTable:
+    return IndicatorTable(["x", "y"], [values, values[::-1].copy()])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(width=64), max_size=50))
+def test_the_json_of_float_columns_is_the_json_of_their_values(floats):
+    """Float array columns (written by orjson) give json.dumps's bytes, NaN and infinities
+    as null."""
+    table = _table_of_floats(np.array(floats, dtype=np.float64))
+    assert table.to_json() == strict(table.rows())
+    assert all(v is None or math.isfinite(v) for row in table.rows() for v in row.values())
+
+
+def test_float_columns_are_json_dumps_for_every_kind_of_double():
+    """Any bit pattern (subnormals, both signs, every exponent) and the edges of the range
+    json writes without an exponent."""
+    rng = np.random.default_rng(11)
+    bits = rng.integers(0, 2**64 - 1, 100_000, dtype=np.uint64, endpoint=True)
+    scaled = rng.standard_normal(100_000) * 10.0 ** rng.integers(-30, 30, 100_000)
+    edges = [1e-4, np.nextafter(1e-4, 0), 1e16, np.nextafter(1e16, 0), 0.0, -0.0, 5e-324]
+    edges += [-e for e in edges]
+    for values in (bits.view(np.float64), scaled, np.array(edges)):
+        table = IndicatorTable(["x"], [values])
+        assert table.to_json() == strict(table.rows())
+
+
 def test_a_value_json_has_no_form_of_is_refused_as_json_dumps_refuses_it():
     with pytest.raises(ValueError, match="Out of range float"):
         IndicatorTable(["x"], [[1.0, math.inf]]).to_json()
