@@ -69,6 +69,18 @@ def layer_source() -> Path:
     return ROOT / "layers" / "tradpal"
 
 
+def layer_exclude(source: Path | None = None) -> list[str]:
+    """What the layer asset leaves out of ``source`` (default :func:`layer_source`). The built
+    layer keeps its ``__pycache__``: the bytecode scripts/build_lambda.py compiled for the
+    runtime's Python, hash-based, which Lambda cannot write itself (``/opt`` is read-only).
+    The library source's bytecode is this machine's (another Python, timestamp-based) and is
+    left out. (A zip file is taken as it is.)"""
+    source = layer_source() if source is None else source
+    if source.is_relative_to(ROOT / "build"):
+        return ["*.egg-info"]
+    return ["**/__pycache__", "**/*.pyc", "*.egg-info"]
+
+
 def _stage_handler(name: str) -> Path:
     """A directory holding ``functions/<name>/`` so the handler imports as
     ``functions.<name>.handler``; the packaged zip from ``build/functions/<name>.zip`` wins."""
@@ -144,9 +156,7 @@ class FunctionsStack(cdk.Stack):
         self.layer = lambda_.LayerVersion(
             self,
             "TradpalLayer",
-            code=lambda_.Code.from_asset(
-                str(layer_source()), exclude=["**/__pycache__", "**/*.pyc", "*.egg-info"]
-            ),
+            code=lambda_.Code.from_asset(str(layer_source()), exclude=layer_exclude()),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[lambda_.Architecture.X86_64],
             description="The tradpal library and its runtime dependencies",

@@ -104,3 +104,14 @@ def test_health_may_only_describe_what_it_checks(synth_dev):
                 "secretsmanager:DescribeSecret",
                 "states:DescribeStateMachine",
             }
+
+
+def test_the_built_layer_keeps_its_bytecode_and_the_source_tree_does_not():
+    """scripts/build_lambda.py compiles the layer's bytecode for the runtime's Python (Lambda
+    cannot write it: /opt is read-only); the source tree's is this machine's, left out."""
+    from cdk.functions import ROOT, layer_exclude
+
+    assert "**/__pycache__" not in layer_exclude(ROOT / "build" / "layer")
+    assert "**/*.pyc" not in layer_exclude(ROOT / "build" / "layer")
+    source = layer_exclude(ROOT / "layers" / "tradpal")
+    assert {"**/__pycache__", "**/*.pyc"} <= set(source)
