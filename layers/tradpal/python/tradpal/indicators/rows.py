@@ -67,11 +67,21 @@ class IndicatorTable:
     def to_json(self) -> bytes:
         """The rows as compact, strict JSON: the bytes of
         ``json.dumps(self.rows(), allow_nan=False, separators=(",", ":"))``, written a column
-        at a time (each column's values encoded in one call, then one format per row)
-        instead of a dict per bar."""
+        at a time instead of a dict per bar: each column's values are encoded in one call,
+        then laid out with the keys by slice assignment, all in C, and joined once."""
         texts = [_float_texts(c) if isinstance(c, np.ndarray) else _texts(c) for c in self.data]
-        row = "{" + ",".join(json.dumps(c).replace("%", "%%") + ":%s" for c in self.columns) + "}"
-        return ("[" + ",".join(map(row.__mod__, zip(*texts, strict=False))) + "]").encode()
+        bars = len(texts[0]) if texts else 0
+        if not bars:
+            return b"[]"
+        # per bar: '{"time":' value ',"open":' value ... '},', the last '}'
+        width = 2 * len(texts) + 1
+        parts = [""] * (bars * width)
+        for i, (name, values) in enumerate(zip(self.columns, texts, strict=True)):
+            parts[2 * i :: width] = [("," if i else "{") + json.dumps(name) + ":"] * bars
+            parts[2 * i + 1 :: width] = values
+        parts[width - 1 :: width] = ["},"] * bars
+        parts[-1] = "}"
+        return ("[" + "".join(parts) + "]").encode()
 
 
 def _texts(values: list[Any]) -> list[str]:
