@@ -16,6 +16,7 @@ gaps, ...) are the quality rules in :mod:`tradpal.data.quality`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -131,10 +132,18 @@ def make_ohlcv(
             )
         row[:] = arr
     # built from the block: no per-column arrays for pandas to consolidate (a third of the cost)
-    frame = pd.DataFrame(block.T, index=index, columns=list(OHLCV_COLUMNS), copy=False)
+    frame = pd.DataFrame(block.T, index=index, columns=_column_labels(), copy=False)
     if meta is not None:
         with_meta(frame, meta)
     return frame
+
+
+@functools.cache
+def _column_labels() -> pd.Index:
+    """The OHLCV column labels as pandas makes them of a list (pandas 3: a str Index), made
+    once and shared (an Index is immutable): making it was most of the cost of building a
+    1,000-bar frame from its block."""
+    return pd.Index(list(OHLCV_COLUMNS))
 
 
 def ohlcv_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray] | None:
