@@ -156,6 +156,47 @@ def ingest(
     )
 
 
+def reconcile_datasets() -> list[DatasetRecord]:
+    """Make the datasets table mirror the store again after an ingest was cut off (a crash,
+    a timeout) between storing bars and writing the dataset's item; the items rewritten.
+
+    An item whose range or rows differ from the store's listing is rewritten from the
+    stored bars, with its watermarks kept (the next ingest streams and announces the bars
+    after them). A stored dataset without an item gets one without watermarks: the item is
+    written before any bar goes out, so none of its bars did (the next ingest streams and
+    announces them all). Items of datasets that are not stored are left alone."""
+    from tradpal.data.quality import check_quality
+    from tradpal.platform.environment import platform_env
+    from tradpal.timeframes import parse_timeframe
+
+    store, table = platform_env().market_store(), DatasetsTable()
+    items = {(r.symbol, r.timeframe): r for r in table.list()}
+    repaired = []
+    for listed in store.datasets():
+        kept = items.get((listed.symbol, listed.timeframe))
+        if kept is not None and (kept.first, kept.last, kept.rows) == (
+            listed.first.isoformat(),
+            listed.last.isoformat(),
+            listed.rows,
+        ):
+            continue
+        tf = parse_timeframe(listed.timeframe)
+        report = check_quality(store.read(listed.symbol, tf), timeframe=tf)
+        record = DatasetRecord.of(listed, report, kept.marks if kept else Watermarks())
+        table.put(record)
+        _log.warning(
+            "the datasets table said %s of %s %s; it now says what is stored: %s to %s, %d bars",
+            f"{kept.first} to {kept.last}, {kept.rows} bars" if kept else "nothing",
+            listed.symbol,
+            listed.timeframe,
+            record.first,
+            record.last,
+            record.rows,
+        )
+        repaired.append(record)
+    return repaired
+
+
 def scheduled_ingest() -> dict[str, Any]:
     """Bring every watched dataset up to the last closed bar; after trying them all, raise
     :class:`StoreError` if any failed (the schedule's retry then stores only what is still

@@ -221,6 +221,8 @@ class LocalPlatform:
         self.moto.wrap_app(lambda app: JournalingApp(app, self.journal))
         self.journal.enabled = True
         self.aborted = self._abort_interrupted_runs() if (restored or replayed) else []
+        if restored or replayed:
+            self._reconcile_datasets()
 
         # functions: the state-machine tasks' (with the machines), then every other one
         handlers = {cap.name: _metrics_cleared(handler_of(cap.name)) for cap in self.catalog}
@@ -533,6 +535,14 @@ class LocalPlatform:
             done = ingest(SAMPLE["symbol"], tf.name, start, end, source="synthetic:seed=42")
         log.info("stored the offline sample %s %s", SAMPLE["symbol"], tf.name)
         return done.model_dump(mode="json")
+
+    def _reconcile_datasets(self) -> None:
+        """The datasets table as the store is: an ingest cut off by the last stop may have
+        stored bars it had not listed yet (:func:`~tradpal.ingest.pipeline.reconcile_datasets`)."""
+        from tradpal.ingest.pipeline import reconcile_datasets
+
+        with scoped_env(self.env.granted(self.catalog.get("data"))):
+            reconcile_datasets()
 
     def _abort_interrupted_runs(self) -> list[str]:
         from tradpal.runs.store import RunStore
