@@ -5,59 +5,16 @@ every run the kill interrupted is ABORTED, not left RUNNING with no execution be
 from __future__ import annotations
 
 import json
-import os
 import random
-import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
+from e2e.crashing import call, post_throttled, start, token
 
-from tradpal.auth.issuer import LocalIssuer
-
-URL = re.compile(r"running at (http://127\.0\.0\.1:\d+)")
 RUNS_PER_CYCLE = 12
 WANT_SUCCEEDED = 50
 MAX_CYCLES = 16
-
-
-def start(home: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "TRADPAL_HOME": str(home), "COLUMNS": "200", "NO_COLOR": "1"}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tradpal")), "up", "--port", "0", "--no-schedules"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )  # fmt: skip
-    deadline, seen = time.monotonic() + 180, ""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            break
-        seen += line
-        if match := URL.search(line):
-            # keep reading its output, so that a full pipe never blocks it
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            return proc, match.group(1)
-    proc.kill()
-    pytest.fail(f"tradpal up did not start:\n{seen}")
-
-
-def call(url: str, token: str, method: str, path: str, body: dict | None = None) -> tuple:
-    request = urllib.request.Request(
-        url + path,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
 
 
 @pytest.mark.slow
@@ -65,16 +22,15 @@ def test_runs_answered_succeeded_survive_kill_9_at_any_moment(tmp_path):
     rng = random.Random(7)  # reproducible kill times
     succeeded: dict[str, dict] = {}  # run id -> the metrics the API answered
     unfinished: list[str] = []  # started, not seen SUCCEEDED before the kill
-    token = None
+    tok = None
     for cycle in range(MAX_CYCLES):
-        proc, url = start(tmp_path)
+        up = start(tmp_path)
+        url = up.url
         try:
-            if token is None:
-                issuer = LocalIssuer.load_or_create(tmp_path / "platform" / "issuer")
-                token = issuer.mint(["read", "trade"], ttl_s=3600)
+            tok = tok or token(tmp_path, ["read", "trade"])
             # everything answered SUCCEEDED before any kill is still there
             for run_id, metrics in succeeded.items():
-                status, view = call(url, token, "GET", f"/v1/backtests/{run_id}")
+                status, view = call(url, tok, "GET", f"/v1/backtests/{run_id}")
                 assert status == 200 and view["status"] == "SUCCEEDED", (cycle, run_id, view)
                 assert view["metrics"] == metrics
                 with urllib.request.urlopen(view["links"]["result"], timeout=30) as result:
@@ -82,7 +38,7 @@ def test_runs_answered_succeeded_survive_kill_9_at_any_moment(tmp_path):
             # a run the kill interrupted is ABORTED (a retry starts it again), never left
             # RUNNING with no execution behind it
             for run_id in unfinished:
-                status, view = call(url, token, "GET", f"/v1/backtests/{run_id}")
+                status, view = call(url, tok, "GET", f"/v1/backtests/{run_id}")
                 assert status == 200 and view["status"] in ("SUCCEEDED", "ABORTED"), view
             unfinished.clear()
             if len(succeeded) >= WANT_SUCCEEDED:
@@ -92,10 +48,8 @@ def test_runs_answered_succeeded_survive_kill_9_at_any_moment(tmp_path):
                 fast = 5 + (cycle * RUNS_PER_CYCLE + i) % 20  # distinct runs
                 body = {"strategy": "ema_crossover", "params": {"fast": fast, "slow": 60},
                         "data": {"symbol": "SYN/USD", "timeframe": "1h"}}  # fmt: skip
-                status, accepted = call(url, token, "POST", "/v1/backtests", body)
-                while status == 429:  # the route's throttle (2/s, burst 5): wait, as told
-                    time.sleep(0.5)
-                    status, accepted = call(url, token, "POST", "/v1/backtests", body)
+                # the route's throttle (2/s, burst 5): wait, as told
+                status, accepted = post_throttled(url, tok, "/v1/backtests", body)
                 assert status == 202, accepted
                 started.append(accepted["run_id"])
             # The kill comes at a random moment while runs are in flight: after a random
@@ -108,13 +62,12 @@ def test_runs_answered_succeeded_survive_kill_9_at_any_moment(tmp_path):
                 for run_id in started:
                     if run_id in succeeded:
                         continue
-                    status, view = call(url, token, "GET", f"/v1/backtests/{run_id}")
+                    status, view = call(url, tok, "GET", f"/v1/backtests/{run_id}")
                     if status == 200 and view["status"] == "SUCCEEDED":
                         succeeded[run_id] = view["metrics"]
                         done_now += 1
             time.sleep(rng.uniform(0.0, 0.5))
             unfinished.extend(r for r in started if r not in succeeded)
         finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(30)
+            up.kill()
     assert len(succeeded) >= WANT_SUCCEEDED, f"only {len(succeeded)} runs succeeded"

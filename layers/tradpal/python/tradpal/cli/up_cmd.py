@@ -53,6 +53,8 @@ def up(
         url = platform.url
         console.print(f"[bold green]TradPal is running[/] at [bold]{url}[/]  (Ctrl-C stops it)")
         console.print(f"state: {platform.state_dir}")
+        # the in-process AWS services, for `aws --endpoint-url` (moto checks no credentials)
+        console.print(f"AWS services (moto): {platform.moto.url}", highlight=False)
         if webhooks:
             console.print(
                 f"webhooks: {', '.join(webhook or ())}; signed (X-TradPal-Signature) with the "
