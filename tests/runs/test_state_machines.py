@@ -91,6 +91,19 @@ class World(SimpleNamespace):
         return [c for c in calls if _task(c.event) == task]
 
 
+def assert_derivable(event: dict) -> None:
+    """The event is what :mod:`tradpal.runs.completion` derives from the run's record and
+    result (the local platform publishes that for a run a kill stopped before this did)."""
+    from tradpal.events.publisher import event_source
+    from tradpal.runs.completion import CAPABILITY, completion_detail
+    from tradpal.runs.store import RunStore
+
+    published = BacktestComplete.model_validate(event["detail"])
+    derived = completion_detail(RunStore().get(published.run_id))
+    assert BacktestComplete.model_validate(derived) == published
+    assert event["source"] == event_source(CAPABILITY[published.kind])
+
+
 def _task(event: dict) -> str | None:
     return (event.get("BatchInput") or {}).get("task") or event.get("task")
 
@@ -192,6 +205,7 @@ def test_backtest_happy_path_stores_the_library_result_and_publishes(world):
     detail = BacktestComplete.model_validate(event["detail"])
     assert detail.run_id == run_id and detail.status == "SUCCEEDED"
     assert detail.result["metrics"] == to_jsonable(expected.result.metrics.to_dict())
+    assert_derivable(event)
     order = [_task(c.event) for c in world.calls("backtests")]
     assert order == ["validate", "ensure_data", "run", "store"]
 
@@ -232,6 +246,7 @@ def test_backtest_failure_is_recorded_published_and_fails_the_execution(world):
     detail = BacktestComplete.model_validate(event["detail"])
     assert detail.status == "FAILED" and detail.run_id == done["run_id"]
     assert detail.error.Error == validate.error
+    assert_derivable(event)
 
 
 def test_record_failure_updates_the_running_item_keeping_its_request(world):
@@ -297,6 +312,7 @@ def test_discovery_happy_path_matches_the_library_loop(world, reference):
     assert event["source"] == "tradpal.discovery" and event["detail"]["status"] == "SUCCEEDED"
     detail = BacktestComplete.model_validate(event["detail"])
     assert detail.best["id"] == reference["best"]["id"]
+    assert_derivable(event)
     output = json.loads(done["output"])
     assert output["best"]["values"] == reference["best"]["values"]
 
@@ -336,3 +352,4 @@ def test_discovery_failure_in_the_map_is_recorded_published_and_fails(world, mon
     detail = BacktestComplete.model_validate(event["detail"])
     assert detail.kind == "discovery" and detail.status == "FAILED"
     assert detail.error.Error == "DiscoveryError"
+    assert_derivable(event)

@@ -32,11 +32,17 @@ Delivery semantics (AWS's, scaled down):
 * Kinesis: ``put_record`` with the event as data, partition key from
   ``KinesisParameters.PartitionKeyPath`` (JSONPath into the envelope) or the event id.
 * Step Functions: ``start_execution`` with the event as input and a unique name.
+* Kept across a crash: with an :class:`~tradpal.local.outbox.Outbox`, each delivery of an
+  event put on the bus is on disk before ``PutEvents`` answers, and is marked done when it
+  ends; :meth:`EventDelivery.redeliver` delivers again, after a restart, those that were not
+  (at least once, as on AWS). Scheduled events (:meth:`EventDelivery.fire_rule`) are not
+  kept: the schedule fires again.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import threading
@@ -51,6 +57,7 @@ from typing import Any
 
 from tradpal.errors import ConfigError
 from tradpal.local.lambdas import invoke
+from tradpal.local.outbox import Outbox
 from tradpal.platform.aws import Arn, client, queue_url
 from tradpal.platform.topology import TOPOLOGY
 
@@ -208,6 +215,8 @@ class EventDelivery:
     ``max_workers`` threads deliver; ``sleep(seconds)`` waits between retries (inject a
     recorder in tests); retry ``n`` (1-based) waits ``backoff_s * 2 ** (n - 1)`` seconds.
     AWS waits about a minute; the local default is short so failures surface quickly.
+    ``outbox``: where the deliveries of events put on the bus are kept until done (none:
+    in memory only).
 
     Use ``with delivery.install(): ...`` in the process running the moto server (with
     :meth:`LocalLambda.install <tradpal.local.lambdas.LocalLambda.install>` active
@@ -219,6 +228,7 @@ class EventDelivery:
         max_workers: int = 4,
         sleep: Callable[[float], None] = time.sleep,
         backoff_s: float = 0.5,
+        outbox: Outbox | None = None,
     ) -> None:
         if max_workers < 1:
             raise ConfigError(f"max_workers={max_workers} is invalid", hint="use 1 or more")
@@ -231,6 +241,7 @@ class EventDelivery:
         self._pool: ThreadPoolExecutor | None = None
         self._stats = DeliveryStats()
         self.undelivered: list[Undelivered] = []
+        self.outbox = outbox
 
     # -- configuration ----------------------------------------------------------------------
 
@@ -287,7 +298,10 @@ class EventDelivery:
             ours = [t for t in rule.targets if target_kind(t["Arn"])]
             if ours and rule.event_pattern.matches_event(event) and _event_rule(rule):
                 for target in ours:
-                    delivery.submit(rule.arn, target, envelope(event))
+                    sent, outbox = envelope(event), delivery.outbox
+                    # on disk before PutEvents answers: the caller is told it will happen
+                    kept = outbox.accept(rule.arn, target, sent) if outbox else None
+                    delivery.submit(rule.arn, target, sent, kept=kept)
             others = [t for t in rule.targets if not target_kind(t["Arn"])]
             if others:
                 # A shallow copy: the rule object is shared with concurrent put_events calls.
@@ -332,9 +346,17 @@ class EventDelivery:
 
     # -- delivery ---------------------------------------------------------------------------
 
-    def submit(self, rule_arn: str, target: dict[str, Any], event: dict[str, Any]) -> Future[Any]:
+    def submit(
+        self,
+        rule_arn: str,
+        target: dict[str, Any],
+        event: dict[str, Any],
+        *,
+        kept: int | None = None,
+    ) -> Future[Any]:
         """Deliver ``event`` (an envelope) to ``target`` (a ``put_targets`` target dict) on a
-        worker; the future's result is the delivery's outcome (see :meth:`deliver`)."""
+        worker; the future's result is the delivery's outcome (see :meth:`deliver`). ``kept``:
+        its number in the outbox, marked done there when the delivery ends."""
         kind = target_kind(target["Arn"])
         if kind is None:
             raise ConfigError(
@@ -348,10 +370,25 @@ class EventDelivery:
             self._pending.add(future)
             self._stats.submitted += 1
             self._stats.by_kind[kind] = self._stats.by_kind.get(kind, 0) + 1
-        future.add_done_callback(self._done)
+        future.add_done_callback(functools.partial(self._done, kept))
         return future
 
-    def _done(self, future: Future[Any]) -> None:
+    def redeliver(self) -> int:
+        """Deliver again what the outbox holds as accepted and not done (a restart after a
+        crash); how many deliveries."""
+        if self.outbox is None:
+            return 0
+        pending = self.outbox.pending()
+        for entry in pending:
+            self.submit(entry.rule, entry.target, entry.event, kept=entry.n)
+        if pending:
+            log.warning("delivering again %d event(s) in delivery at the last stop", len(pending))
+        return len(pending)
+
+    def _done(self, kept: int | None, future: Future[Any]) -> None:
+        ended = not future.cancelled() and future.exception() is None
+        if ended and kept is not None and self.outbox is not None:
+            self.outbox.done(kept)  # before the drain sees it finished
         with self._idle:
             self._pending.discard(future)
             if not self._pending:

@@ -25,9 +25,17 @@
 
 Stopping is graceful: the gateway stops taking requests, then events in delivery and records
 on the Kinesis stream are consumed (up to ``drain_s``), then the final snapshot is taken.
-What is not kept across a restart: executions that were still running (their runs are marked
-``ABORTED`` with the reason), and stream records or events still unconsumed when the platform
-was killed, or when the drain ran out of time (a warning names what was left).
+
+A start after a crash (``kill -9``) makes good what the dead session left: runs still RUNNING
+are marked ``ABORTED`` with the reason (their executions are not kept); idempotency records
+still in progress are released (their invocations died, and a retry would have been refused
+until they expired); the datasets table is made to say what the store holds (an ingest cut
+off between storing bars and listing them); the event deliveries the bus had accepted and not
+finished are made again, and a run recorded finished whose execution stopped before
+publishing its ``backtest_complete`` gets it published (:mod:`tradpal.local.outbox`). What
+is not kept: stream records still unconsumed when the platform was killed, or when the drain
+ran out of time (a warning names what was left; an ingest puts again the bars after the
+dataset's stream watermark, so only bars put before a kill and not yet consumed are lost).
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from tradpal.platform.aws import client, reset_clients
 from tradpal.platform.catalog import CATALOG, Capability, Catalog
 from tradpal.platform.environment import platform_env, scoped_env, with_env
 from tradpal.platform.http import error_result
+from tradpal.serialize import now_iso
 
 log = logging.getLogger(__name__)
 
@@ -181,9 +190,11 @@ class LocalPlatform:
         from tradpal.local.journal import Journal, JournalingApp
         from tradpal.local.kinesis import patched_shards
         from tradpal.local.machines import deploy_state_machines, handler_of
+        from tradpal.local.outbox import OUTBOX, Outbox
         from tradpal.local.snapshot import Snapshotter, restore
         from tradpal.notify.config import clear_config_cache
 
+        started = now_iso()  # runs created from now on are this session's
         self.moto = MotoServer().start()
         stack.callback(self.moto.stop)
         # the stream is written and polled from several threads at once
@@ -222,6 +233,8 @@ class LocalPlatform:
         self.journal.enabled = True
         self.aborted = self._abort_interrupted_runs() if (restored or replayed) else []
         if restored or replayed:
+            # every invocation of the last session ended with it
+            self._release_orphaned_claims()
             self._reconcile_datasets()
 
         # functions: the state-machine tasks' (with the machines), then every other one
@@ -242,8 +255,10 @@ class LocalPlatform:
             self._ensure_function(cap, handlers[cap.name])
         stack.enter_context(self.local.install())
 
-        # events: the catalog's rules, async configs and dead-letter queues
-        self.delivery = EventDelivery(max_workers=4)
+        # events: the catalog's rules, async configs and dead-letter queues; deliveries are
+        # kept until done (the outbox), so a kill loses none the bus accepted
+        self.outbox = Outbox(self.state_dir / OUTBOX)
+        self.delivery = EventDelivery(max_workers=4, outbox=self.outbox)
         stack.enter_context(self.delivery.install())
         self._wire_rules()
 
@@ -252,6 +267,9 @@ class LocalPlatform:
 
         # schedules
         self._wire_schedules(stack)
+
+        # what the last stop left undelivered, now that every target is there
+        self._recover_events(started)
 
         # state that survives a restart
         self.snapshotter = Snapshotter(
@@ -536,6 +554,56 @@ class LocalPlatform:
         log.info("stored the offline sample %s %s", SAMPLE["symbol"], tf.name)
         return done.model_dump(mode="json")
 
+    def _release_orphaned_claims(self) -> None:
+        """Delete the idempotency records still in progress: their invocations died with the
+        last session (a kill), and until they expired (up to a function's timeout) a retry
+        of the same work, such as delivering an event again, was refused as in progress and
+        ended in a dead-letter queue."""
+        ddb, table = client("dynamodb"), self.env.require("idempotency_table")
+        pages = ddb.get_paginator("scan").paginate(
+            TableName=table,
+            FilterExpression="#s = :p",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":p": {"S": "INPROGRESS"}},
+            ProjectionExpression="id",
+        )
+        for item in (i for page in pages for i in page.get("Items", ())):
+            ddb.delete_item(TableName=table, Key={"id": item["id"]})
+
+    def _recover_events(self, started: str) -> None:
+        """Deliver again what the bus had accepted and not delivered at the last stop; publish
+        the ``backtest_complete`` of the last session's runs that finished and whose execution
+        stopped before publishing it; then begin this session (:mod:`tradpal.local.outbox`)."""
+        self.redelivered = self.delivery.redeliver()
+        self.republished: list[str] = []
+        since = self.outbox.previous.started
+        if since is not None:
+            self.republished = self._publish_lost_completions(since, self.outbox.completed())
+        self.outbox.start_session(started)
+
+    def _publish_lost_completions(self, since: str, completed: set[tuple[str, str, str]]) -> list:
+        from tradpal.runs.completion import CAPABILITY, FINISHED, publish_completion
+        from tradpal.runs.store import RunStore
+
+        published = []
+        for kind, capability in CAPABILITY.items():
+            with scoped_env(self.env.granted(self.catalog.get(capability))):
+                for record in RunStore(self.env.runs_table).list(kind, limit=10_000):
+                    if (
+                        record.status in FINISHED
+                        and _instant(record.created_at) >= _instant(since)
+                        and (kind, record.run_id, record.status) not in completed
+                    ):
+                        publish_completion(record)
+                        published.append(record.run_id)
+        if published:
+            log.warning(
+                "published backtest_complete of %d run(s) that finished as the last session "
+                "stopped, before their state machine published it",
+                len(published),
+            )
+        return published
+
     def _reconcile_datasets(self) -> None:
         """The datasets table as the store is: an ingest cut off by the last stop may have
         stored bars it had not listed yet (:func:`~tradpal.ingest.pipeline.reconcile_datasets`)."""
@@ -625,6 +693,15 @@ class LocalPlatform:
             )
         results = self.fire(name)
         return {"schedule": name, "fired": True, "results": results}
+
+
+def _instant(text: str) -> Any:
+    """An ISO 8601 time as records write it (``...Z``), comparable; the epoch when empty."""
+    from datetime import UTC, datetime
+
+    if not text:
+        return datetime.fromtimestamp(0, UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _environ_of(env: Any) -> dict[str, str]:
