@@ -16,19 +16,37 @@ first requests (:data:`FIRST_REQUESTS`) answer without a state machine: the HTTP
 real route (the discovery one a run id that is not stored: 404), the discovery worker a batch
 whose data is not stored (it records the refusal in the results bucket), the notifier an
 event no channel is configured for.
+
+Two ways (:data:`MODES`): "bytecode", this environment with every module's bytecode cached;
+and "shipped", what scripts/build_lambda.py ships, as Lambda runs it: Python 3.12, the
+function's zip unpacked as /var/task and the layer's as /opt/python, read-only and with
+PYTHONDONTWRITEBYTECODE (Lambda cannot write there), so only the bytecode in the zips is
+used; boto3 and botocore, which the runtime provides, precompiled as the runtime has them.
+The build runs first into a scratch folder (wheels from build/wheels; about 1.5 minutes), or
+``TRADPAL_LAMBDA_BUILD=DIR`` takes one already built there. The image capabilities
+(backtests, discovery_evaluate) are modelled the same way, their handler zipped and compiled
+as a zip function's (their images also install the layer's packages, pip compiling them).
+Each run also counts the modules of the shipped code compiled from source at that cold start,
+and the process's CPU time (user + system, its exit included), which a machine busy with
+other work inflates far less than the wall time.
 Run: .venv/bin/python benchmarks/bench_cold_start.py
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import resource
+import shutil
+import stat
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +164,15 @@ _CHILD = """
 import time
 started = time.perf_counter()
 import json, sys
-sys.path.insert(0, {root!r})
+import _frozen_importlib_external as external
+compiled = []  # the shipped code's modules compiled from source (no usable bytecode)
+source_to_code = external.SourceLoader.source_to_code
+def recording(self, data, path, *args, **kw):
+    if path.startswith({shipped!r}):
+        compiled.append(path)
+    return source_to_code(self, data, path, *args, **kw)
+external.SourceLoader.source_to_code = recording
+sys.path[:0] = {paths!r}
 import importlib
 module = importlib.import_module("functions.{capability}.handler")
 imported = time.perf_counter()
@@ -165,29 +191,72 @@ served = time.perf_counter()
 served_at = time.time()
 status = answer.get("statusCode", "ok") if isinstance(answer, dict) else "ok"
 print(json.dumps({{"import_s": imported - started, "first_request_s": served - imported,
-                  "served_at": served_at, "status": status}}))
-if {stdlib_only}:  # compile the standard library modules it used, and nothing else
-    import importlib.util, py_compile, sysconfig
-    stdlib = sysconfig.get_paths()["stdlib"]
-    for m in list(sys.modules.values()):
-        f = getattr(m, "__file__", None) or ""
-        if f.endswith(".py") and f.startswith(stdlib) and "site-packages" not in f:
-            py_compile.compile(f, cfile=importlib.util.cache_from_source(f))
+                  "served_at": served_at, "status": status, "compiled": len(compiled),
+                  "python": "%d.%d" % sys.version_info[:2]}}))
 """
 
 MODES = {
-    "bytecode": "every module's bytecode cached (written by a first run)",
-    "source": "the standard library's bytecode only: the code and its dependencies compiled "
-    "at import, as the Lambda build ships them (without __pycache__, on a read-only /var/task)",
+    "bytecode": "this environment, every module's bytecode cached (written by a first run)",
+    "shipped": "as the Lambda build ships it: Python 3.12, the function zip and the layer "
+    "unpacked read-only as /var/task and /opt/python, their bytecode only (no writing)",
 }
-SOURCE_RUNS = 3
+
+
+def shipped_build(scratch: Path, capabilities: list[str]) -> dict[str, Any] | None:
+    """The Lambda artefacts unpacked as Lambda has them, under ``scratch``: ``python`` (the
+    runtime's, that compiled the bytecode), ``paths`` by capability (/var/task, /opt/python,
+    the runtime's boto3) and ``roots`` (the shipped trees); None, said why, when they cannot
+    be built here (no Python 3.12, no wheels)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_lambda
+
+    given = os.environ.get("TRADPAL_LAMBDA_BUILD")
+    out = Path(given).resolve() if given else scratch / "build"
+    if given:
+        summary = json.loads((out / "lambda-sizes.json").read_text())
+    else:
+        zips, _ = build_lambda.catalog_packaging()
+        try:
+            summary = build_lambda.build(out, zips, cache=ROOT / "build" / "wheels")
+        except build_lambda.BuildError as exc:
+            print(f"  shipped: skipped, the Lambda build failed here: {exc}")
+            return None
+    compiled_by = (summary.get("bytecode") or {}).get("python")  # None: built without bytecode
+    python = compiled_by or build_lambda.find_runtime_python()[0]
+    if python is None:
+        print("  shipped: skipped, no Python 3.12 here to run the runtime's code")
+        return None
+    opt = scratch / "opt"
+    with zipfile.ZipFile(out / "layer.zip") as zf:
+        zf.extractall(opt)
+    runtime = scratch / "runtime"  # what the Lambda runtime provides, bytecode included
+    for name in sorted(build_lambda.RUNTIME_PROVIDED):
+        spec = importlib.util.find_spec(name)
+        ignore = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(Path(spec.origin).parent, runtime / name, ignore=ignore)
+    subprocess.run([python, "-I", "-m", "compileall", "-q", str(runtime)], check=True)
+    paths, roots = {}, [str(opt)]
+    for capability in capabilities:
+        zipped = out / "functions" / f"{capability}.zip"
+        if not zipped.is_file():  # an image capability: its handler, as a zip function's
+            zipped = scratch / "functions" / f"{capability}.zip"
+            build_lambda.package_function(capability, scratch, compiled_by)
+        task = scratch / "task" / capability
+        with zipfile.ZipFile(zipped) as zf:
+            zf.extractall(task)
+        paths[capability] = [str(task), str(opt / "python"), str(runtime)]
+        roots.append(str(task))
+    for tree in (opt, scratch / "task"):  # read-only, as on Lambda (root writes anyway)
+        for f in [tree, *tree.rglob("*")]:
+            f.chmod(f.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    return {"python": python, "paths": paths, "roots": tuple(roots), "build": str(out)}
 
 
 def function_cold_starts() -> dict[str, Any]:
     """Per capability: the median time from spawning a fresh process to its answer to the
-    first request, and the parts of that run; with every module's bytecode cached, and with
-    the code and its dependencies compiled from source (:data:`MODES`). Bytecode lives under
-    a ``PYTHONPYCACHEPREFIX`` of its own, never in the tree."""
+    first request, and the parts of that run; with every module's bytecode cached, and as the
+    Lambda build ships it (:data:`MODES`). The cached bytecode lives under a
+    ``PYTHONPYCACHEPREFIX`` of its own, never in the tree."""
     from tradpal.local.moto_server import MotoServer, patched_environ
     from tradpal.local.resources import local_env, provision
     from tradpal.platform.aws import reset_clients
@@ -197,8 +266,9 @@ def function_cold_starts() -> dict[str, Any]:
     server = MotoServer().start()
     env = local_env(prefix="cold")
     scratch = Path(tempfile.mkdtemp(prefix="tradpal-cold-"))
+    unset = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONPATH", "PYTHONHOME")
     environ = {
-        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        **{k: v for k, v in os.environ.items() if k not in unset},
         **server.environ(),
         **env.to_environ(),
         "TRADPAL_HOME": str(scratch / "home"),
@@ -210,79 +280,100 @@ def function_cold_starts() -> dict[str, Any]:
     }
     prefixes = {
         "bytecode": {"PYTHONPYCACHEPREFIX": str(scratch / "pyc-all")},
-        "source": {
-            "PYTHONPYCACHEPREFIX": str(scratch / "pyc-stdlib"),
-            "PYTHONDONTWRITEBYTECODE": "1",
-        },
+        "shipped": {"PYTHONDONTWRITEBYTECODE": "1"},
     }
-    samples: dict[str, dict[str, list[tuple[float, dict[str, Any]]]]] = {
-        mode: {c: [] for c in FIRST_REQUESTS} for mode in MODES
-    }
+    shipped: dict[str, Any] | None = None
 
-    def run(capability: str, mode: str, stdlib_only: bool = False) -> tuple[float, dict]:
+    def run(capability: str, mode: str) -> tuple[float, dict]:
         """(seconds from spawning the process to its first answer, the child's parts); the
         interpreter's exit afterwards is not part of a cold start."""
-        code = _CHILD.format(root=str(ROOT), capability=capability, stdlib_only=stdlib_only)
+        if mode == "shipped":
+            python, paths, roots = shipped["python"], shipped["paths"][capability], shipped["roots"]
+        else:
+            python, paths, roots = sys.executable, [str(ROOT)], (str(ROOT),)
+        code = _CHILD.format(paths=paths, shipped=roots, capability=capability)
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         spawned = time.time()
         done = subprocess.run(
-            [sys.executable, "-c", code],
+            [python, "-s", "-c", code],
             input=json.dumps(requests[capability]),
             capture_output=True,
             text=True,
             env={**environ, **prefixes[mode]},
-            check=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"{capability} ({mode}) failed: {done.stderr[-2000:]}")
         parts = json.loads(done.stdout.strip().splitlines()[0])
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        parts["cpu_s"] = after.ru_utime - used.ru_utime + after.ru_stime - used.ru_stime
         return parts["served_at"] - spawned, parts
 
     try:
+        shipped = shipped_build(scratch, list(FIRST_REQUESTS))
+        modes = [m for m in MODES if m != "shipped" or shipped is not None]
+        samples: dict[str, dict[str, list[tuple[float, dict[str, Any]]]]] = {
+            mode: {c: [] for c in FIRST_REQUESTS} for mode in modes
+        }
         with patched_environ({k: environ[k] for k in (*server.environ(), *env.to_environ())}):
             reset_clients()
             platform_env.cache_clear()
             provision(env)
         for capability in FIRST_REQUESTS:  # bytecode written, the OS file cache warm
-            run(capability, "bytecode")
-            run(capability, "source", stdlib_only=True)
-        for mode, runs in (("bytecode", FUNCTION_RUNS), ("source", SOURCE_RUNS)):
-            for _ in range(runs):  # interleaved, so drifts hit every function alike
-                for capability in FIRST_REQUESTS:
+            for mode in modes:
+                run(capability, mode)
+        for _ in range(FUNCTION_RUNS):  # interleaved, so drifts hit every function alike
+            for capability in FIRST_REQUESTS:
+                for mode in modes:
                     samples[mode][capability].append(run(capability, mode))
     finally:
         reset_clients()
         platform_env.cache_clear()
         server.stop()
+        for f in [scratch, *scratch.rglob("*")]:  # the shipped trees were made read-only
+            if not f.is_symlink():
+                f.chmod(f.stat().st_mode | stat.S_IWUSR)
+        shutil.rmtree(scratch, ignore_errors=True)
     python_s = statistics.median(wall("pass") for _ in range(FUNCTION_RUNS))
     out: dict[str, Any] = {}
     for capability in FIRST_REQUESTS:
         figures: dict[str, Any] = {}
-        for mode in MODES:
+        for mode in modes:
             runs = sorted(samples[mode][capability], key=lambda r: r[0])
             took, parts = runs[len(runs) // 2]
-            prefix = "" if mode == "bytecode" else "source_"
+            prefix = "" if mode == "bytecode" else f"{mode}_"
             figures[f"{prefix}wall_s"] = took
             figures[f"{prefix}import_s"] = parts["import_s"]
             figures[f"{prefix}first_request_s"] = parts["first_request_s"]
-            if mode == "bytecode":
-                figures["start_s"] = took - parts["import_s"] - parts["first_request_s"]
-                figures["status"] = parts["status"]
-                figures["within_budget"] = took <= FUNCTION_BUDGET_S
+            figures[f"{prefix}start_s"] = took - parts["import_s"] - parts["first_request_s"]
+            figures[f"{prefix}status"] = parts["status"]
+            figures[f"{prefix}within_budget"] = took <= FUNCTION_BUDGET_S
+            figures[f"{prefix}cpu_s"] = statistics.median(r[1]["cpu_s"] for r in runs)
+            figures[f"{prefix}compiled_modules"] = max(r[1]["compiled"] for r in runs)
         out[capability] = figures
     print(
         "Function cold start: fresh process to the answer of its first request, median of "
         f"{FUNCTION_RUNS} (budget {FUNCTION_BUDGET_S:.1f} s; python -c pass "
-        f"{python_s * 1e3:.0f} ms); from source: median of {SOURCE_RUNS}"
+        f"{python_s * 1e3:.0f} ms)"
+        + (f"; shipped: Python 3.12, the build in {shipped['build']}" if shipped else "")
     )
     for capability, f in out.items():
-        print(
-            f"  {capability:<20}{f['wall_s'] * 1e3:>6.0f} ms (import {f['import_s'] * 1e3:>4.0f}"
-            f", first request {f['first_request_s'] * 1e3:>4.0f}) {f['status']!s:<4}"
-            f"{'' if f['within_budget'] else ' OVER BUDGET'}   from source "
-            f"{f['source_wall_s'] * 1e3:>5.0f} ms"
-        )
+        line = f"  {capability:<20}"
+        for mode in modes:
+            p = "" if mode == "bytecode" else f"{mode}_"
+            line += (
+                f"{mode} {f[p + 'wall_s'] * 1e3:>5.0f} ms (import {f[p + 'import_s'] * 1e3:>4.0f}"
+                f", first request {f[p + 'first_request_s'] * 1e3:>4.0f}; cpu "
+                f"{f[p + 'cpu_s'] * 1e3:>4.0f}) {f[p + 'status']!s:<4}"
+                f"{'' if f[p + 'within_budget'] else 'OVER '}"
+            )
+            if mode == "shipped":
+                line += f" {f['shipped_compiled_modules']} compiled"
+            line += "   "
+        print(line.rstrip())
     return {
         "budget_s": FUNCTION_BUDGET_S,
         "python_pass_s": python_s,
-        "modes": MODES,
+        "modes": {m: MODES[m] for m in modes},
         "by_capability": out,
     }
 
