@@ -120,7 +120,7 @@ def test_the_store_keeps_every_symbol_the_pattern_allows(symbol):
         ({"fast": 10**400}, "from -1e9 to 1e9"),  # an integer beyond float range: no 500
         ({"fast": 1e10}, "from -1e9 to 1e9"),
         ({"fast": [1]}, "not a list"),
-        ({"fast": None}, "not a null"),
+        ({"fast": None}, "not null"),
         ({"a b": 1}, "pattern"),
     ],
 )
