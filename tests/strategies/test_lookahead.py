@@ -5,7 +5,6 @@ default settings too (copies ending at every signal change)."""
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -308,12 +307,11 @@ def test_a_capped_check_says_so():
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_the_default_check_is_fast_enough_for_ci(name):
-    # 10,000 bars, the default settings: about 0.1 to 2 s per strategy on one core
-    # (README); the bound is generous for a shared CI machine, and catches a blow-up
+def test_the_default_check_does_a_bounded_number_of_copies(name):
+    # 10,000 bars, the default settings: about 0.1 to 2 s per strategy on one core (README).
+    # Its cost is the copies it runs; their number is bounded, not its time (a timed bound
+    # failed on a loaded machine, and timing belongs to benchmarks/).
     frame = generate_ohlcv(10_000, "1h", seed=1)
-    start = time.perf_counter()
     report = check_lookahead(get_strategy(name), frame)
-    elapsed = time.perf_counter() - start
     assert report.ok and not report.capped
-    assert elapsed < 15, f"{name}: {elapsed:.1f} s for {len(report.truncations)} copies"
+    assert len(report.truncations) <= 2 * report.signal_changes + 20 + 1, name
