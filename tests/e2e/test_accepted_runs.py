@@ -69,7 +69,7 @@ def _check_accepted(platform: Any, path: str, body: Any) -> str | None:
     assert status < 500, (status, accepted)
     if status != 202:
         return None
-    done = api.wait(f"{path}/{accepted['run_id']}", timeout_s=180)
+    done = api.wait(f"{path}/{accepted['run_id']}", timeout_s=600)  # a loaded CI machine
     assert done["status"] in ("SUCCEEDED", "FAILED"), done
     if done["status"] == "FAILED":
         error = done["error"]
