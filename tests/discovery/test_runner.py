@@ -167,3 +167,18 @@ def test_workers_load_each_data_reference_once(request_, monkeypatch):
 def test_bad_settings_are_refused(request_, kw, needle):
     with pytest.raises(DiscoveryError, match=needle):
         run_discovery(request_, **kw)
+
+
+def test_evaluations_without_values_are_left_out_of_the_pareto_front():
+    # an evaluation refused or below min_trades holds [] or None: finalize crashed on the
+    # ragged array ("inhomogeneous shape"), a TaskError at the end of a whole discovery
+    history = [
+        {"id": "a", "values": [1.0, 0.5], "score": 1.0},
+        {"id": "b", "values": [], "score": None},
+        {"id": "c", "values": None, "score": None},
+        {"id": "d", "values": [0.5, 1.0], "score": 0.5},
+        {"id": "e", "values": [0.2, None], "score": None},
+    ]
+    state = {"request": {"objectives": ["sharpe", "total_return"]}, "history": history}
+    out = runner.finalize(state)
+    assert sorted(out["pareto"]) == ["a", "d"] and out["evaluated"] == 5

@@ -201,7 +201,14 @@ def finalize(state: Mapping[str, Any], *, frame: Any = None) -> dict:
     out["ranked"] = ranked
     objectives = list(state["request"].get("objectives") or ["sharpe"])
     if len(objectives) > 1:
-        eligible = [e for e in history if all(v is not None for v in e.get("values") or [])]
+        # an evaluation that was refused or traded too little holds no values (an empty
+        # list passed all() and gave numpy a ragged array): only full vectors are ranked
+        eligible = [
+            e
+            for e in history
+            if len(e.get("values") or []) == len(objectives)
+            and all(v is not None for v in e["values"])
+        ]
         values = np.array([e["values"] for e in eligible], dtype=np.float64)
         front = pareto_front(values) if len(eligible) else []
         out["pareto"] = [eligible[int(i)]["id"] for i in front]
