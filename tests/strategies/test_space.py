@@ -95,11 +95,11 @@ def test_validate_fills_defaults_and_casts_text():
         ({"fast": 9}, "param 'fast' is 9, outside its range 2 to 5"),
         ({"fast": 2.5}, "param 'fast' is 2.5, not a whole number"),
         # values as the request wrote them, in JSON: not Python's True or 'three'
-        ({"fast": "three"}, 'param \'fast\' is "three", not a number'),
+        ({"fast": "three"}, "param 'fast' is \"three\", not a number"),
         ({"fast": True}, "param 'fast' is true, not a number"),
-        ({"fast": {"x": 1}}, 'param \'fast\' is {"x": 1}, not a finite number'),
+        ({"fast": {"x": 1}}, "param 'fast' is {\"x\": 1}, not a finite number"),
         ({"k": float("nan")}, "param 'k' is nan, not a finite number"),
-        ({"mode": "c"}, 'param \'mode\' is "c", not one of a, b'),
+        ({"mode": "c"}, "param 'mode' is \"c\", not one of a, b"),
         ({"fast": 5, "slow": 4}, "params break the constraint 'fast < slow' (fast=5, slow=4)"),
     ],
 )
