@@ -22,10 +22,8 @@ from pydantic_core import PydanticCustomError
 from tradpal.data.contract import get_meta
 from tradpal.indicators.rows import indicator_specs, indicator_table
 from tradpal.indicators.spec import _NO_DEFAULT, KINDS
-from tradpal.platform.api_fields import SYMBOL_PATTERN, ApiTime, Symbol
+from tradpal.platform.api_fields import SYMBOL_PATTERN, ApiTime
 from tradpal.platform.candles import (
-    MAX_CANDLES,
-    Candle,
     CandlesRequest,
     QualitySummary,
     request_frame,
@@ -144,17 +142,6 @@ class IndicatorsRequest(CandlesRequest):
     "period": 14}`` (default: the configured set)."""
 
     model_config = ConfigDict(extra="forbid")
-    symbol: Symbol = "CUSTOM"
-    timeframe: TimeframeName = "1h"
-    candles: list[Candle] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_CANDLES,
-        description="the bars, oldest first; without them: the stored symbol at timeframe "
-        "in [start, end)",
-    )
-    start: ApiTime | None = Field(None, description="first bar open time (inclusive)")
-    end: ApiTime | None = Field(None, description="exclusive, after start")
     indicators: list[Entry] | None = Field(
         default=None,
         max_length=MAX_ENTRIES,

@@ -15,10 +15,8 @@ from pydantic import ConfigDict, Field, model_validator
 
 from tradpal.errors import TradPalError
 from tradpal.fields import check_params, field_refused, strategy_for
-from tradpal.platform.api_fields import ApiTime, Params, StrategyName, Symbol
+from tradpal.platform.api_fields import Params, StrategyName
 from tradpal.platform.candles import (
-    MAX_CANDLES,
-    Candle,
     CandlesRequest,
     QualitySummary,
     request_frame,
@@ -28,7 +26,6 @@ from tradpal.platform.http import make_app, responses
 from tradpal.platform.observability import for_capability
 from tradpal.signals.compute import SignalsReport, compute_signals
 from tradpal.signals.consumer import consume
-from tradpal.timeframes import TimeframeName
 
 obs = for_capability("signals")
 router = APIGatewayHttpRouter()
@@ -39,19 +36,8 @@ class SignalsRequest(CandlesRequest):
     in ``[start, end)``."""
 
     model_config = ConfigDict(extra="forbid")
-    symbol: Symbol = "CUSTOM"
-    timeframe: TimeframeName = "1h"
     strategy: StrategyName = "ema_crossover"
     params: Params = Field(default_factory=dict)
-    candles: list[Candle] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=MAX_CANDLES,
-        description="the bars, oldest first; without them: the stored symbol at timeframe "
-        "in [start, end)",
-    )
-    start: ApiTime | None = Field(None, description="first bar open time (inclusive)")
-    end: ApiTime | None = Field(None, description="exclusive, after start")
     policy: Literal["reject", "repair"] = Field(
         "reject", description="candles failing the quality rules: reject (422) or repair"
     )

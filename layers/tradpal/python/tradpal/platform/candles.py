@@ -39,8 +39,9 @@ from pydantic import (
 )
 
 from tradpal.errors import DataContractError
-from tradpal.platform.api_fields import ApiTime, check_time_text
+from tradpal.platform.api_fields import ApiTime, Symbol, check_time_text
 from tradpal.platform.http import ApiError
+from tradpal.timeframes import TimeframeName
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,8 +59,29 @@ MAX_CANDLE_VALUE = 1e18
 MAX_ROWS_SHOWN = 5
 
 
+Price = Annotated[
+    float, Field(strict=True, ge=-MAX_CANDLE_VALUE, le=MAX_CANDLE_VALUE, allow_inf_nan=False)
+]
+"""A JSON number of magnitude at most :data:`MAX_CANDLE_VALUE`: strings and booleans are
+refused, not converted (as the schema says); the quality rules judge its sign."""
+
+
+class Candle(BaseModel):
+    """One bar: ``time`` is its open time (ISO 8601 text, not epoch numbers of unknown unit;
+    naive times are UTC; years 1678 to 2261), prices in the quote currency, volume in base
+    units."""
+
+    model_config = ConfigDict(extra="forbid")
+    time: ApiTime
+    open: Price
+    high: Price
+    low: Price
+    close: Price
+    volume: Price
+
+
 class CandlesRequest(BaseModel):
-    """Base of request models that carry candles (a ``candles: list[Candle] | None`` field):
+    """Base of request models that carry candles (``candles: list[Candle] | None``):
     the column-wise check of posted candles, and a short ``repr``.
 
     ``candles`` holds a :class:`CandleColumns` when :func:`candle_columns` takes every
@@ -69,7 +91,22 @@ class CandlesRequest(BaseModel):
 
     Powertools formats every route's arguments into a debug message whether or not debug
     logging is on; pydantic's repr of 1,000 candles costs more than computing their signals.
+
+    The fields every such request has (the candles, or the stored range they stand for) are
+    declared here once.
     """
+
+    symbol: Symbol = "CUSTOM"
+    timeframe: TimeframeName = "1h"
+    candles: list[Candle] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CANDLES,
+        description="the bars, oldest first; without them: the stored symbol at timeframe "
+        "in [start, end)",
+    )
+    start: ApiTime | None = Field(None, description="first bar open time (inclusive)")
+    end: ApiTime | None = Field(None, description="exclusive, after start")
 
     @field_validator("candles", mode="wrap", check_fields=False)
     @classmethod
@@ -93,27 +130,6 @@ class CandlesRequest(BaseModel):
         return f"{type(self).__name__}({', '.join(parts)})"
 
     __str__ = __repr__
-
-
-Price = Annotated[
-    float, Field(strict=True, ge=-MAX_CANDLE_VALUE, le=MAX_CANDLE_VALUE, allow_inf_nan=False)
-]
-"""A JSON number of magnitude at most :data:`MAX_CANDLE_VALUE`: strings and booleans are
-refused, not converted (as the schema says); the quality rules judge its sign."""
-
-
-class Candle(BaseModel):
-    """One bar: ``time`` is its open time (ISO 8601 text, not epoch numbers of unknown unit;
-    naive times are UTC; years 1678 to 2261), prices in the quote currency, volume in base
-    units."""
-
-    model_config = ConfigDict(extra="forbid")
-    time: ApiTime
-    open: Price
-    high: Price
-    low: Price
-    close: Price
-    volume: Price
 
 
 class CandleColumns:
