@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 
@@ -138,3 +140,12 @@ def test_the_tracer_is_made_only_where_tracing_is_on(monkeypatch):
     assert tracing_enabled()
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     assert not tracing_enabled()
+
+
+@pytest.mark.parametrize("capability", ["health", "discovery_evaluate", "notifier"])
+def test_functions_that_never_build_a_frame_do_not_import_pandas(capability):
+    # pandas is about 0.4 s of a cold start; the JSON encoder every function shares must
+    # not pull it in for functions whose requests hold no frame
+    code = f"import sys, functions.{capability}.handler; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
