@@ -15,8 +15,10 @@ Produces, for the Lambda platform (python3.12, x86_64, Amazon Linux 2023):
   every module of the function zips and of the layer's packages in BYTECODE_PACKAGES,
   compiled by a Python 3.12 found on this machine (``--python``, this interpreter, python3.12
   on PATH, pyenv's 3.12): ``/var/task`` and ``/opt`` are read-only on Lambda, so what is not
-  shipped compiled is compiled again at every cold start. Without a Python 3.12 the build
-  ships source only and says so (bytecode of another version would never be used).
+  shipped compiled is compiled again at every cold start; the packages in
+  SOURCELESS_PACKAGES (ccxt) ship their bytecode in place of their source, for room. Without
+  a Python 3.12 the build ships source only and says so (bytecode of another version would
+  never be used).
 * a size table (zipped and unzipped, per function + layer) checked against Lambda's
   250 MB unzipped limit for a function and all its layers; exit status 1 when one is over.
 
@@ -162,6 +164,12 @@ BYTECODE_PACKAGES = (
     "certifi",  # botocore's too
     "orjson",  # tradpal's JSON encoder
 )
+# Bytecode in place of the source: a package the zip functions import only on some requests
+# (ccxt: the data function's ingest from an exchange), too big for source and bytecode both
+# under the limit (ccxt's exchanges are 18 MB of source, 15 MB of bytecode), and without
+# bytecode compiled at every cold start that imports it (about 6 s on a 2-core machine).
+# Python imports a lone mod.pyc as it would mod.py; only its tracebacks show no source lines.
+SOURCELESS_PACKAGES = ("ccxt",)
 # PEP 552 hash-based pycs, not the default timestamp-based ones: a timestamp pyc records the
 # source's mtime and size, and the files of a Lambda zip get their mtimes reset (zip_tree
 # writes 1980-01-01, CDK and Lambda re-extract), so it would be stale at best and the bytes
@@ -348,8 +356,9 @@ def copy_strategies(site: Path, source: Path = STRATEGIES_SOURCE) -> list[str]:
 
 _VERSION_PROBE = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
 
-# Run by the runtime's Python: compiles {"files": [[source, runtime file name], ...]} read
-# from stdin into the standard __pycache__/<name>.cpython-312.pyc beside each source. -I
+# Run by the runtime's Python: compiles {"files": [[source, runtime file name, pyc], ...]}
+# read from stdin into pyc, or (pyc null) the standard __pycache__/<name>.cpython-312.pyc
+# beside each source. -I
 # (isolated mode) ignores PYTHONPYCACHEPREFIX, PYTHONOPTIMIZE and the like, which would move or
 # rename the bytecode. No hash seed is needed: 3.12's marshal writes sets in one order.
 _COMPILE = r"""
@@ -357,10 +366,10 @@ import importlib.util, json, py_compile, sys
 jobs = json.load(sys.stdin)
 mode = py_compile.PycInvalidationMode[jobs["mode"]]
 failed, written = [], 0
-for source, dfile in jobs["files"]:
+for source, dfile, cfile in jobs["files"]:
     try:
-        py_compile.compile(source, cfile=importlib.util.cache_from_source(source), dfile=dfile,
-                           doraise=True, optimize=0, invalidation_mode=mode)
+        py_compile.compile(source, cfile=cfile or importlib.util.cache_from_source(source),
+                           dfile=dfile, doraise=True, optimize=0, invalidation_mode=mode)
     except py_compile.PyCompileError as exc:
         failed.append([source, exc.msg.strip().splitlines()[-1]])
     else:
@@ -464,16 +473,26 @@ def bytecode_sources(
 
 
 def compile_bytecode(
-    python: str, sources: Sequence[tuple[Path, str]], *, strict: bool = True
+    python: str,
+    sources: Sequence[tuple[Path, str]],
+    *,
+    strict: bool = True,
+    sourceless: bool = False,
 ) -> Bytecode:
     """Compile ``sources`` with ``python`` (a CPython of the runtime's version) into hash-based
     pycs beside them (:data:`PYC_INVALIDATION`). A source that does not compile is a
     BuildError when ``strict`` (our code: the function would fail to import), else it is
-    listed in the result (a dependency's file no import reaches, shipped as it came)."""
+    listed in the result (a dependency's file no import reaches, shipped as it came).
+    ``sourceless``: each pyc takes its source's place (``mod.py`` -> ``mod.pyc``, the source
+    removed; see :data:`SOURCELESS_PACKAGES`); a source that does not compile stays."""
     workers = max(1, min(os.cpu_count() or 1, len(sources) // 100, 8))
 
+    def pyc_of(f: Path) -> str | None:
+        return str(f.with_suffix(".pyc")) if sourceless else None
+
     def run(part: Sequence[tuple[Path, str]]) -> dict:
-        jobs = {"mode": PYC_INVALIDATION, "files": [[str(f), name] for f, name in part]}
+        files = [[str(f), name, pyc_of(f)] for f, name in part]
+        jobs = {"mode": PYC_INVALIDATION, "files": files}
         proc = subprocess.run(
             [python, "-I", "-c", _COMPILE], input=json.dumps(jobs), capture_output=True, text=True
         )
@@ -491,8 +510,10 @@ def compile_bytecode(
     tag = results[0]["tag"] if results else ""
     size = 0
     for f, _ in sources:
-        pyc = f.parent / "__pycache__" / f"{f.stem}.{tag}.pyc"
+        pyc = Path(pyc_of(f) or f.parent / "__pycache__" / f"{f.stem}.{tag}.pyc")
         size += pyc.stat().st_size if pyc.exists() else 0
+        if sourceless and pyc.exists():
+            f.unlink()
     return Bytecode(python, "", sum(r["written"] for r in results), size, failed)
 
 
@@ -620,6 +641,10 @@ def build(
         for entries, strict in ((ours, True), (theirs, False)):
             sources = bytecode_sources(site, LAYER_RUNTIME_DIR, entries)
             compiled = compiled.merged(compile_bytecode(runtime_python, sources, strict=strict))
+        sources = bytecode_sources(site, LAYER_RUNTIME_DIR, SOURCELESS_PACKAGES)
+        sourceless = compile_bytecode(runtime_python, sources, strict=False, sourceless=True)
+    else:
+        sourceless = Bytecode(None, bytecode_note)
     layer_zip = out / "layer.zip"
     zip_tree(site, "python", layer_zip)
     layer_row = SizeRow("layer", layer_zip.stat().st_size, tree_size(layer))
@@ -639,6 +664,12 @@ def build(
             "files": compiled.files,
             "bytes": compiled.bytes,
             "failed": [list(f) for f in compiled.failed],
+            "sourceless": {
+                "packages": list(SOURCELESS_PACKAGES) if sourceless.python else [],
+                "files": sourceless.files,
+                "bytes": sourceless.bytes,
+                "kept_as_source": [list(f) for f in sourceless.failed],
+            },
             "seconds": round(time.perf_counter() - t_bytecode, 1),
         },
         "platforms": list(PLATFORMS),
@@ -687,6 +718,12 @@ def bytecode_line(bytecode: dict) -> str:
     if bytecode["failed"]:
         names = ", ".join(name for name, _ in bytecode["failed"])
         line += f"; shipped as source, not compiling under it: {names}"
+    sourceless = bytecode.get("sourceless") or {}
+    if sourceless.get("packages"):
+        line += (
+            f"; {', '.join(sourceless['packages'])} as bytecode only ({sourceless['files']} "
+            f"modules, {_mb(sourceless['bytes']).strip()} MiB)"
+        )
     return line
 
 

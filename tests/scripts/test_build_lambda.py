@@ -224,12 +224,17 @@ import importlib.util, json, sys, zipfile
 archives = json.load(sys.stdin)
 tag, magic = sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER
 problems, checked = [], 0
-for path, root, entries in archives:
+for path, root, entries, sourceless in archives:
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
         sources = {n for n in names if n.endswith(".py")}
         for name in sorted(names):
-            if name.endswith(".pyc"):
+            if name.endswith(".pyc") and name[len(root):].split("/")[0] in sourceless:
+                if not zf.read(name).startswith(magic):  # a lone pyc, in its source's place
+                    problems.append(f"{name}: not a {tag} pyc")
+                if name[:-1] in sources:
+                    problems.append(f"{name}: its source is shipped too")
+            elif name.endswith(".pyc"):
                 folder, _, base = name.rpartition("/")
                 source = folder.removesuffix("/__pycache__") + "/" + base.split(".")[0] + ".py"
                 if not folder.endswith("__pycache__") or not base.endswith(f".{tag}.pyc"):
@@ -303,8 +308,13 @@ def test_the_zips_ship_hash_based_python312_bytecode_for_every_module(built):
     out, summary = built
     assert summary["bytecode"]["python"] is not None, summary["bytecode"]
     assert summary["bytecode"]["invalidation"] == "unchecked-hash"
-    archives = [[str(out / "layer.zip"), "python/", list(build_lambda.BYTECODE_PACKAGES)]]
-    archives += [[str(z), "", None] for z in sorted((out / "functions").glob("*.zip"))]
+    layer = [
+        str(out / "layer.zip"),
+        "python/",
+        list(build_lambda.BYTECODE_PACKAGES),
+        list(build_lambda.SOURCELESS_PACKAGES),
+    ]
+    archives = [layer, *([str(z), "", None, []] for z in sorted((out / "functions").glob("*.zip")))]
     result = _py312(VERIFY_PYCS, json.dumps(archives))
     assert result["problems"] == [], result["problems"][:20]
     assert result["checked"] == summary["bytecode"]["files"] > 1000
@@ -369,7 +379,7 @@ def test_handlers_import_their_shipped_bytecode_and_compile_nothing(built, tmp_p
 def test_what_the_light_layer_leaves_out_is_not_imported(built, tmp_path):
     """ccxt's exchanges, yfinance and optuna's samplers load and run from the layer without
     the distributions LIGHT_OMIT_DISTS leaves out (an import of one fails here)."""
-    out, _ = built
+    out, summary = built
     script = r"""
 import json, sys
 import ccxt, yfinance, optuna
@@ -378,7 +388,8 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
 study.optimize(lambda t: (t.suggest_int("x", 1, 9) - 3) ** 2, n_trials=12)
 left_out = [m for m in sys.modules if m.split(".")[0] in sys.argv[1:]]
-json.dump({"left_out": left_out, "best": study.best_params, "id": exchange.id}, sys.stdout)
+json.dump({"left_out": left_out, "best": study.best_params, "id": exchange.id,
+           "ccxt_from": ccxt.__spec__.origin}, sys.stdout)
 """
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(out / "layer" / "python")}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -386,6 +397,12 @@ json.dump({"left_out": left_out, "best": study.best_params, "id": exchange.id}, 
     result = _py312(script, args=omitted, env=env)
     assert result["left_out"] == [] and result["id"] == "binance"
     assert set(result["best"]) == {"x"}
+    # ccxt ships as bytecode only (SOURCELESS_PACKAGES): nothing of it to compile at import
+    layer_ccxt = out / "layer" / "python" / "ccxt"
+    assert result["ccxt_from"] == str(layer_ccxt / "__init__.pyc")
+    assert summary["bytecode"]["sourceless"]["kept_as_source"] == []
+    assert sorted(layer_ccxt.rglob("*.py")) == []
+    assert summary["bytecode"]["sourceless"]["files"] == len(list(layer_ccxt.rglob("*.pyc")))
 
 
 def _digests(out: Path) -> dict[str, str]:
@@ -441,6 +458,27 @@ def test_compiled_bytecode_names_the_runtime_path_and_a_broken_file_fails(tmp_pa
     lenient = build_lambda.compile_bytecode(RUNTIME_PYTHON, sources, strict=False)
     assert [name for name, _ in lenient.failed] == ["/opt/python/broken.py"]
     assert lenient.files == 2
+
+
+@needs_py312
+def test_sourceless_bytecode_takes_the_sources_place_and_imports(tmp_path):
+    tree = tmp_path / "site"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("from pkg.part import X\n")
+    (tree / "pkg" / "part.py").write_text("X = 41 + 1\n")
+    (tree / "pkg" / "broken.py").write_text("def oops(:\n")
+    sources = build_lambda.bytecode_sources(tree, "/opt/python", ["pkg"])
+    compiled = build_lambda.compile_bytecode(RUNTIME_PYTHON, sources, strict=False, sourceless=True)
+    assert compiled.files == 2 and [n for n, _ in compiled.failed] == ["/opt/python/pkg/broken.py"]
+    files = sorted(p.name for p in (tree / "pkg").iterdir())
+    assert files == ["__init__.pyc", "broken.py", "part.pyc"]  # what does not compile stays
+    assert compiled.bytes == sum(p.stat().st_size for p in (tree / "pkg").glob("*.pyc"))
+    got = _py312(
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import pkg; "
+        "json.dump([pkg.X, pkg.__spec__.origin], sys.stdout)",
+        args=[str(tree)],
+    )
+    assert got == [42, str(tree / "pkg" / "__init__.pyc")]
 
 
 def test_bytecode_sources_refuse_an_entry_not_in_the_layer(tmp_path):
