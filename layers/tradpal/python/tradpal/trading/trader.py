@@ -1,0 +1,549 @@
+"""The trader: a strategy's decisions at each closed candle, carried out with orders.
+
+One :class:`Trader` runs one strategy on one symbol through an exchange with ccxt's
+interface (a live ccxt client, or :class:`~tradpal.trading.paper.PaperExchange`). It
+follows the backtest engine's rules (:mod:`tradpal.backtest.engine`), so a paper session
+over the same candles gives the backtest's trades:
+
+* the signals of a bar are decided at its close, from the strategy run on the candles up
+  to and including it; with ``fill="close"`` they act at once (a market order at the
+  close), with ``fill="next_open"`` when the next bar opens (:meth:`Trader.on_bar_open`);
+* an entry is sized from the cash (it is flat) at the price it expects to fill at (the
+  current price moved by the slippage), with :func:`tradpal.risk.position_size`; the
+  drawdown guard, the ATR warm-up and levels on the wrong side skip it, as in the engine;
+* once it has filled, the protective orders go out: a reduce-only stop-market order at the
+  adverse level (the stop, the trailing stop or the liquidation price, whichever is hit
+  first) and a reduce-only limit order at the target; a trailing stop that moves replaces
+  the stop order; a time stop closes at the close;
+* a bar in which a protective or time exit happened does not act on its own signals;
+* every order is recorded before it is sent, under a deterministic client order id
+  (:func:`tradpal.trading.orders.client_order_id`), and every fill is booked once
+  (:class:`tradpal.trading.book.Book`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from tradpal.backtest.config import BacktestConfig
+from tradpal.errors import TradPalError
+from tradpal.risk import DrawdownGuard, kelly_from_trades, leverage_cap, position_size
+from tradpal.trading.book import Book, Fill
+from tradpal.trading.orders import PROTECTIVE, Intent, Order, client_order_id
+
+SKIPS = ("guard", "no_level", "bad_level", "no_size")
+"""Why an entry was skipped (the engine's ``skipped_entries`` keys)."""
+
+
+class TradingError(TradPalError):
+    """The trader cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Candle:
+    """One closed bar: open time ``time_ms`` (ms since the epoch), prices in quote
+    currency, volume in base units."""
+
+    time_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class OrderStore(Protocol):
+    """Where a trader records its orders, before sending them (write-ahead)."""
+
+    def put(self, order: Order) -> None: ...
+
+    def get(self, client_id: str) -> Order | None: ...
+
+
+class MemoryOrders:
+    """An :class:`OrderStore` in memory (replays and tests)."""
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+
+    def put(self, order: Order) -> None:
+        self.orders[order.client_id] = order
+
+    def get(self, client_id: str) -> Order | None:
+        return self.orders.get(client_id)
+
+
+@dataclass
+class _Holding:
+    """What the trader keeps about the open position (the engine's per-position state)."""
+
+    side: int
+    entry_bar: int
+    entry_ms: int
+    stop: float
+    target: float
+    trail_dist: float
+    trail_ref: float
+    stop_order: str | None = None
+    stop_level: float = math.nan
+    target_order: str | None = None
+    revision: int = 0
+
+
+@dataclass
+class _History:
+    """The candles seen so far, as growing arrays."""
+
+    time_ms: list[int] = field(default_factory=list)
+    open: list[float] = field(default_factory=list)
+    high: list[float] = field(default_factory=list)
+    low: list[float] = field(default_factory=list)
+    close: list[float] = field(default_factory=list)
+    volume: list[float] = field(default_factory=list)
+
+    def append(self, c: Candle) -> None:
+        if self.time_ms and c.time_ms <= self.time_ms[-1]:
+            raise TradingError(
+                f"candle at {c.time_ms} ms is not after the last one ({self.time_ms[-1]} ms)",
+                hint="feed closed candles once each, oldest first",
+            )
+        self.time_ms.append(int(c.time_ms))
+        self.open.append(float(c.open))
+        self.high.append(float(c.high))
+        self.low.append(float(c.low))
+        self.close.append(float(c.close))
+        self.volume.append(float(c.volume))
+
+    def __len__(self) -> int:
+        return len(self.time_ms)
+
+
+class Trader:
+    """One strategy on one symbol (see the module docstring).
+
+    ``strategy`` a :class:`~tradpal.strategies.Strategy` (or a name), ``params`` its
+    parameters (over the timeframe's defaults), ``config`` the risk and cost settings the
+    backtest uses; ``exchange`` anything with ccxt's order interface; ``trader_id`` names
+    this trader in its client order ids.
+    """
+
+    def __init__(
+        self,
+        *,
+        strategy: Any,
+        symbol: str,
+        timeframe: str,
+        exchange: Any,
+        config: BacktestConfig | None = None,
+        params: Mapping[str, Any] | None = None,
+        trader_id: str = "trader",
+        orders: OrderStore | None = None,
+        capital: float | None = None,
+    ) -> None:
+        from tradpal.strategies import get_strategy
+        from tradpal.timeframes import parse_timeframe
+
+        self.strategy = get_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.symbol = symbol
+        self.timeframe = parse_timeframe(timeframe)
+        self.exchange = exchange
+        self.config = config or BacktestConfig()
+        self.given_params = dict(params or {})
+        self.params: dict[str, Any] | None = None
+        self.trader_id = trader_id
+        self.orders = orders if orders is not None else MemoryOrders()
+        self.book = Book(self.config.capital if capital is None else capital)
+        self.guard = DrawdownGuard.start(self.config.max_drawdown, self.book.capital)
+        self.history = _History()
+        self.holding: _Holding | None = None
+        self.pending: tuple[str, str, int] | None = None  # (action, reason, signal bar)
+        self.skipped = dict.fromkeys(SKIPS, 0)
+        self.equity: list[float] = []
+        self.bars_in_market = 0
+        self.bar = -1
+        self._fills_since = 0
+        self._our_orders: dict[str, Order] = {}
+        self._exits_this_bar = False
+        self._bars_per_year = self.config.year_days * 86_400 / self.timeframe.seconds
+        self._signals: Any = None
+        self._atr: np.ndarray | None = None
+        self._vol: np.ndarray | None = None
+
+    # ---- events ----
+
+    def on_bar_open(self, time_ms: int, price: float) -> None:
+        """The next bar has opened at ``price``: a decision of the last close acts now
+        (``fill="next_open"``)."""
+        if self.pending is None:
+            return
+        action, reason, sig = self.pending
+        self.pending = None
+        self._act(action, reason, sig, int(time_ms))
+
+    def on_bar_close(self, candle: Candle) -> None:
+        """``candle`` has closed: book its fills, move or fire the stops, and decide."""
+        self.history.append(candle)
+        self.bar += 1
+        t = self.bar
+        self._sync_fills()
+        protective = self._exits_this_bar
+        self._exits_this_bar = False
+        h = self.holding
+        if h is not None and not protective:
+            self._trail(h, candle)
+        h = self.holding
+        if (
+            h is not None
+            and self.config.time_stop_bars
+            and t - h.entry_bar >= self.config.time_stop_bars
+        ):
+            self._exit("time", candle.time_ms)
+            protective = True
+        self.guard = self.guard.update(self.book.equity(candle.close))
+        if not protective:
+            self._compute()
+            action, reason = self._resolve(t)
+            if self.config.fill == "next_open":
+                self.pending = (action, reason, t) if action != "none" else None
+            else:
+                self._act(action, reason, t, candle.time_ms)
+        equity = self.book.equity(candle.close)
+        self.equity.append(equity)
+        self.bars_in_market += self.book.position != 0.0
+        self.guard = self.guard.update(equity)
+
+    # ---- decisions ----
+
+    def _compute(self) -> None:
+        """The strategy's signals (and the ATR and volatility the rules need) on the
+        candles so far."""
+        from tradpal.backtest.engine import engine_atr, engine_volatility, require_stop_for_risk
+        from tradpal.data.contract import MarketMeta, make_ohlcv
+        from tradpal.strategies import resolve_params
+
+        hist = self.history
+        frame = make_ohlcv(
+            np.asarray(hist.time_ms, dtype="datetime64[ms]"),
+            hist.open,
+            hist.high,
+            hist.low,
+            hist.close,
+            hist.volume,
+            meta=MarketMeta(symbol=self.symbol, timeframe=self.timeframe.name, source="trader"),
+        )
+        if self.params is None:
+            self.params = resolve_params(self.strategy, frame, self.given_params)
+        self._signals = self.strategy.generate(frame, self.params)
+        require_stop_for_risk(self.config, self._signals)  # as a backtest refuses it
+        h, lo, c = (np.asarray(x, dtype=np.float64) for x in (hist.high, hist.low, hist.close))
+        cfg = self.config
+        self._atr = engine_atr(h, lo, c, cfg.atr_period) if cfg.uses_atr else None
+        self._vol = (
+            engine_volatility(c, cfg.vol_lookback, self._bars_per_year)
+            if cfg.target_volatility is not None
+            else None
+        )
+
+    def _resolve(self, t: int) -> tuple[str, str]:
+        """The engine's ``resolve``: what the signals of bar ``t`` ask for, given the
+        position -> (none | close | long | short, the closing reason)."""
+        s = self._signals
+        le, lx = bool(s.long_entry[-1]), bool(s.long_exit[-1])
+        se, sx = bool(s.short_entry[-1]), bool(s.short_exit[-1])
+        if le and lx:
+            le = lx = False
+        if se and sx:
+            se = sx = False
+        if le and se:
+            le = se = False
+        short_ok = self.config.allow_short
+        pos = self.book.position
+        if pos > 0:
+            if se:
+                return ("short", "reverse") if short_ok else ("close", "signal")
+            return ("close", "signal") if lx else ("none", "signal")
+        if pos < 0:
+            if le:
+                return "long", "reverse"
+            return ("close", "signal") if sx else ("none", "signal")
+        if le:
+            return "long", "signal"
+        if se and short_ok:
+            return "short", "signal"
+        return "none", "signal"
+
+    def _act(self, action: str, reason: str, sig: int, bar_ms: int) -> None:
+        if action == "none":
+            return
+        if self.book.position != 0.0:
+            self._exit(reason, bar_ms)
+        if action == "close":
+            return
+        self._enter(1 if action == "long" else -1, sig, bar_ms)
+
+    def _levels(self, side: int, fill: float, sig: int) -> tuple[float, float, float, bool]:
+        """(stop, target, trailing distance, whether an ATR level is needed) of an entry
+        of ``side`` filled at ``fill`` from signal bar ``sig``: the engine's rules."""
+        cfg, s = self.config, self._signals
+        a = float(self._atr[sig]) if self._atr is not None else math.nan
+        stop = target = trail = math.nan
+        need = False
+        stop_px = float(s.stop_price[sig]) if s.stop_price is not None else math.nan
+        target_px = float(s.target_price[sig]) if s.target_price is not None else math.nan
+        if not math.isnan(stop_px):
+            stop = stop_px
+        elif cfg.stop_loss is not None and cfg.stop_loss.kind == "pct":
+            stop = fill * (1.0 - side * cfg.stop_loss.value)
+        elif cfg.stop_loss is not None:
+            stop, need = fill - side * (cfg.stop_loss.value * a), True
+        if not math.isnan(target_px):
+            target = target_px
+        elif cfg.take_profit is not None and cfg.take_profit.kind == "pct":
+            target = fill * (1.0 + side * cfg.take_profit.value)
+        elif cfg.take_profit is not None:
+            target, need = fill + side * (cfg.take_profit.value * a), True
+        if cfg.trailing_stop is not None and cfg.trailing_stop.kind == "pct":
+            trail = cfg.trailing_stop.value
+        elif cfg.trailing_stop is not None:
+            trail, need = cfg.trailing_stop.value * a, True
+        return stop, target, trail, need and math.isnan(a)
+
+    def _enter(self, side: int, sig: int, bar_ms: int) -> None:
+        cfg = self.config
+        # the signals were generated on the candles up to the signal bar, the last one seen
+        # (a next-open entry acts before the new bar closes)
+        sig_index = -1
+        if not self.guard.allows_entry:
+            self.skipped["guard"] += 1
+            return
+        price = self._price()
+        fill = price * (1.0 + cfg.slippage) if side > 0 else price * (1.0 - cfg.slippage)
+        stop, target, trail, missing = self._levels(side, fill, sig_index)
+        if missing or (cfg.sizing.kind == "risk" and math.isnan(stop)):
+            self.skipped["no_level"] += 1
+            return
+        if (not math.isnan(stop) and side * (fill - stop) <= 0.0) or (
+            not math.isnan(target) and side * (target - fill) <= 0.0
+        ):
+            self.skipped["bad_level"] += 1
+            return
+        equity = self.book.cash  # flat here: equity is cash
+        vol = float(self._vol[sig_index]) if self._vol is not None else math.nan
+        lev = leverage_cap(cfg.max_leverage, cfg.target_volatility, vol)
+        kelly = None
+        if cfg.sizing.kind == "kelly":
+            kelly = kelly_from_trades([t.ret for t in self.book.closed_trades], cfg.sizing.value)
+        qty = position_size(
+            cfg.sizing,
+            equity=equity,
+            price=fill,
+            stop=stop,
+            fees=cfg.fees,
+            leverage=lev,
+            max_notional=cfg.max_notional,
+            kelly=kelly,
+        )
+        if not (qty > 0.0) or equity <= 0.0:
+            self.skipped["no_size"] += 1
+            return
+        order = self._send("entry", bar_ms, "buy" if side > 0 else "sell", qty, reason="entry")
+        if order is None or self.book.position == 0.0:
+            return
+        trade = self.book.open_trade
+        actual = trade.entry_price
+        if actual != fill:  # a live fill: the levels follow the price actually paid
+            stop, target, trail, _ = self._levels(side, actual, sig_index)
+        trade.stop_price, trade.target_price = stop, target
+        self.holding = _Holding(
+            side=side,
+            entry_bar=self.bar if self.config.fill == "close" else self.bar + 1,
+            entry_ms=bar_ms,
+            stop=stop,
+            target=target,
+            trail_dist=trail,
+            trail_ref=actual,
+        )
+        self._protect(self.holding, bar_ms)
+
+    def _adverse(self, h: _Holding) -> tuple[float, str]:
+        """The engine's ``adverse_level``: the protective level hit first on the adverse
+        side, and its reason."""
+        level, reason = h.stop, "stop"
+        kind = self.config.trailing_stop.kind if self.config.trailing_stop is not None else None
+        if kind is not None:
+            t = (
+                h.trail_ref * (1.0 - h.side * h.trail_dist)
+                if kind == "pct"
+                else h.trail_ref - h.side * h.trail_dist
+            )
+            if math.isnan(level) or h.side * (t - level) > 0.0:
+                level, reason = t, "trailing"
+        if getattr(self.exchange, "margin", False) is True:  # only a margin account liquidates
+            liq = -self.book.cash / self.book.position
+            if liq > 0.0 and (math.isnan(level) or h.side * (liq - level) > 0.0):
+                level, reason = liq, "liquidation"
+        return level, reason
+
+    def _protect(self, h: _Holding, bar_ms: int) -> None:
+        """Send the stop-market order at the adverse level and the target's limit order."""
+        exit_side = "sell" if h.side > 0 else "buy"
+        amount = abs(self.book.position)
+        level, reason = self._adverse(h)
+        if not math.isnan(level):
+            order = self._send(
+                "stop",
+                bar_ms,
+                exit_side,
+                amount,
+                stop_price=level,
+                reason=reason,
+                reduce_only=True,
+                revision=h.revision,
+            )
+            h.stop_order, h.stop_level = (order.client_id if order else None), level
+        if not math.isnan(h.target) and self.book.position != 0.0:
+            order = self._send(
+                "target",
+                bar_ms,
+                exit_side,
+                amount,
+                price=h.target,
+                reason="target",
+                reduce_only=True,
+            )
+            h.target_order = order.client_id if order else None
+
+    def _trail(self, h: _Holding, candle: Candle) -> None:
+        """After the bar's check: the trailing reference takes the bar's extreme, and the
+        stop order follows when the adverse level moved."""
+        if h.side > 0 and candle.high > h.trail_ref:
+            h.trail_ref = candle.high
+        if h.side < 0 and candle.low < h.trail_ref:
+            h.trail_ref = candle.low
+        if self.config.trailing_stop is None:
+            return
+        level, reason = self._adverse(h)
+        if level == h.stop_level or math.isnan(level):
+            return
+        if h.stop_order is not None:
+            self._cancel(h.stop_order)
+        h.revision += 1
+        order = self._send(
+            "stop",
+            h.entry_ms,
+            "sell" if h.side > 0 else "buy",
+            abs(self.book.position),
+            stop_price=level,
+            reason=reason,
+            reduce_only=True,
+            revision=h.revision,
+        )
+        h.stop_order, h.stop_level = (order.client_id if order else None), level
+
+    def _exit(self, reason: str, bar_ms: int) -> None:
+        """Close the whole position at the market (protective orders cancelled first)."""
+        h = self.holding
+        if h is not None:
+            for client_id in (h.stop_order, h.target_order):
+                if client_id is not None:
+                    self._cancel(client_id)
+        side = "sell" if self.book.position > 0 else "buy"
+        self._send("exit", bar_ms, side, abs(self.book.position), reason=reason, reduce_only=True)
+        if self.book.position == 0.0:
+            self.holding = None
+
+    # ---- orders and fills ----
+
+    def _price(self) -> float:
+        ticker = self.exchange.fetch_ticker(self.symbol)
+        price = ticker.get("last")
+        if price is None or not price > 0:
+            raise TradingError(f"no price for {self.symbol} from {self.exchange.id}")
+        return float(price)
+
+    def _send(
+        self,
+        intent: Intent,
+        bar_ms: int,
+        side: str,
+        amount: float,
+        *,
+        price: float | None = None,
+        stop_price: float | None = None,
+        reason: str,
+        reduce_only: bool = False,
+        revision: int = 0,
+    ) -> Order | None:
+        """Record the order, then send it; book what filled at once."""
+        client_id = client_order_id(self.trader_id, self.symbol, bar_ms, intent, revision)
+        order = Order(
+            client_id=client_id,
+            symbol=self.symbol,
+            side=side,  # type: ignore[arg-type]
+            type="limit"
+            if price is not None
+            else ("stop_market" if stop_price is not None else "market"),
+            amount=amount,
+            intent=intent,
+            bar_ms=bar_ms,
+            price=price,
+            stop_price=stop_price,
+            reduce_only=reduce_only,
+            reason=reason,
+        )
+        self.orders.put(order)  # written before it is sent
+        self._our_orders[client_id] = order
+        answer = self.exchange.create_order(
+            self.symbol,
+            "limit" if order.type == "limit" else "market",
+            side,
+            amount,
+            price,
+            order.ccxt_params(),
+        )
+        order = order.with_(status=answer.get("status") or "open", exchange_id=str(answer["id"]))
+        self.orders.put(order)
+        self._our_orders[client_id] = order
+        self._sync_fills()
+        return order
+
+    def _cancel(self, client_id: str) -> None:
+        order = self._our_orders.get(client_id)
+        if order is None or order.exchange_id is None:
+            return
+        current = self.exchange.fetch_order(order.exchange_id, self.symbol)
+        if current.get("status") == "open":
+            current = self.exchange.cancel_order(order.exchange_id, self.symbol)
+        self._our_orders[client_id] = order.with_(status=current.get("status") or "canceled")
+        self.orders.put(self._our_orders[client_id])
+
+    def _sync_fills(self) -> None:
+        """Book the exchange's fills of our orders not booked yet."""
+        by_exchange_id = {o.exchange_id: o for o in self._our_orders.values() if o.exchange_id}
+        for trade in self.exchange.fetch_my_trades(self.symbol, since=self._fills_since):
+            order = self._our_orders.get(str(trade.get("clientOrderId"))) or by_exchange_id.get(
+                str(trade.get("order"))
+            )
+            if order is None:
+                continue
+            fee = trade.get("fee") or {}
+            fill = Fill(
+                trade_id=str(trade["id"]),
+                client_id=order.client_id,
+                side=trade["side"],
+                amount=float(trade["amount"]),
+                price=float(trade["price"]),
+                fee=float(fee.get("cost") or 0.0),
+                time_ms=int(trade["timestamp"]),
+                reason=order.reason,
+            )
+            if self.book.apply(fill):
+                self._fills_since = max(self._fills_since, fill.time_ms)
+                if order.intent in PROTECTIVE and self.book.position == 0.0:
+                    self._exits_this_bar = True
+                    self.holding = None
