@@ -127,13 +127,13 @@ def backtest(
         from tradpal.reports import dumps
 
         if out is not None:  # the same files as without --json; stdout stays the JSON alone
-            _report(runs, out, quiet=True)
-        documents = {label: _json_document(run, frame) for label, frame, run in runs}
+            write_report(runs, out, quiet=True)
+        documents = {label: json_document(run, frame) for label, frame, run in runs}
         payload = next(iter(documents.values())) if len(runs) == 1 else {"runs": documents}
         typer.echo(dumps(payload, indent=None))
         return
-    folder = out or _default_out(settings.home, runs)
-    _report(runs, folder)
+    folder = out or default_out(settings.home, runs)
+    write_report(runs, folder)
 
 
 def _strategy_runs(symbols, strategies, param, start, end, source, settings, overrides, *, quiet):
@@ -209,7 +209,7 @@ def _portfolio(runs):
     return aggregate(results, runs[0][2].result.config, strategy_name=strategies.pop())
 
 
-def _report(runs, folder: Path, *, quiet: bool = False) -> None:
+def write_report(runs, folder: Path, *, quiet: bool = False) -> None:
     """Write each run's outputs (and the comparison of several) under ``folder``; print the
     tables unless ``quiet`` (--json: stdout holds only the JSON)."""
     from tradpal.reports import comparison_table, dumps, write_backtest_outputs
@@ -283,18 +283,19 @@ def _read_table(path: Path):
     return pd.read_csv(path)
 
 
-def _default_out(home: Path, runs) -> Path:
+def default_out(home: Path, runs, kind: str = "backtests") -> Path:
+    """Where a run's outputs go without --out: ``<home>/<kind>/<label>-<symbol>-<tf>``."""
     label = runs[0][0] if len(runs) == 1 else "compare"
     meta = runs[0][2].result.meta
     name = f"{label}-{meta.get('symbol', 'data')}-{meta.get('timeframe', '')}"
-    return home / "backtests" / _safe(name)
+    return home / kind / _safe(name)
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.@-]+", "_", str(text)).strip("_") or "run"
 
 
-def _json_document(run, frame) -> dict[str, Any]:
+def json_document(run, frame) -> dict[str, Any]:
     """result.json's content with the metrics also at the top level, for scripts."""
     from tradpal.reports import result_document
 

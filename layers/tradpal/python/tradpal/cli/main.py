@@ -62,12 +62,14 @@ def _register() -> None:
         settings_cmd,
         strategy_cmd,
         token_cmd,
+        trade_cmd,
         up_cmd,
         walkforward_cmd,
     )
 
     app.add_typer(data_cmd.app, name="data")
     app.command("backtest")(backtest_cmd.backtest)
+    app.command("trade")(trade_cmd.trade)
     app.command("walkforward")(walkforward_cmd.walkforward)
     app.command("discover")(discover_cmd.discover)
     app.add_typer(check_cmd.app, name="check")
