@@ -16,24 +16,29 @@ the ccxt client at this server and limits market loading to spot, so the
 production code path runs unchanged.
 
 Faults are scripted with :meth:`FakeBinance.script`: each :class:`Fault` is
-used once, by the next request to its path, in order (429 with Retry-After,
-418 IP ban, 5xx, a short page, a slow answer). Every request is recorded.
-The server stops when its ``with`` block ends, or by itself after
-``lifetime_s`` seconds.
+used once, by the next request to its path (and method, where it names one), in
+order (429 with Retry-After, 418 IP ban, 5xx, a short page, a slow answer; and,
+for requests that change state, an answer that comes late, never, or not at all
+because the connection is dropped after the request was carried out). Every
+request is recorded. The server stops when its ``with`` block ends, or by
+itself after ``lifetime_s`` seconds; stopped and started again it keeps its
+port (see ``fake_binance_trading`` for the trading endpoints and websockets).
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
+import math
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 
@@ -98,6 +103,11 @@ class Fault:
     answer; ``rewind`` serves from ``rewind`` bars before the requested
     ``startTime`` (candles the client already has come again); ``delay_s``
     sleeps before answering (to make the client time out).
+
+    The next two act after the request was carried out (an order placed is
+    placed): ``late_s`` holds the answer back that many seconds (``math.inf``:
+    until the server stops), ``drop`` closes the connection without an answer.
+    ``method`` limits the fault to requests with that HTTP method (``None``: any).
     """
 
     status: int | None = None
@@ -107,6 +117,9 @@ class Fault:
     rewind: int = 0
     delay_s: float = 0.0
     path: str = "/api/v3/klines"
+    late_s: float = 0.0
+    drop: bool = False
+    method: str | None = None
 
 
 def rate_limited(retry_after: float | str | None = 1) -> Fault:
@@ -145,14 +158,63 @@ def slow(delay_s: float) -> Fault:
     return Fault(delay_s=delay_s)
 
 
+def late_answer(seconds: float, path: str = "/api/v3/order", method: str | None = "POST") -> Fault:
+    """The request is carried out at once, its answer sent ``seconds`` later: a client
+    whose timeout is shorter gives up although the order exists."""
+    return Fault(late_s=seconds, path=path, method=method)
+
+
+def no_answer(path: str = "/api/v3/order", method: str | None = "POST") -> Fault:
+    """The request is carried out and never answered (the connection hangs until the
+    client gives up or the server stops)."""
+    return Fault(late_s=math.inf, path=path, method=method)
+
+
+def dropped_answer(path: str = "/api/v3/order", method: str | None = "POST") -> Fault:
+    """The request is carried out, then the connection is closed without an answer."""
+    return Fault(drop=True, path=path, method=method)
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A request the fake received and the status it answered."""
+    """A request the fake received and the status it answered (``answered`` is false
+    when a fault held the answer back or dropped the connection instead)."""
 
     method: str
     path: str
     params: dict[str, str]
     status: int
+    answered: bool = True
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request as received: ``query`` and ``body`` are the raw strings (signatures
+    are computed over them); ``params`` merges both, the query winning as on Binance."""
+
+    method: str
+    path: str
+    query: str = ""
+    body: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, str]:
+        merged = dict(parse_qsl(self.body, keep_blank_values=True))
+        merged.update(parse_qsl(self.query, keep_blank_values=True))
+        return merged
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to send back: status, body (a dict or list is sent as JSON) and headers, held
+    back ``late_s`` seconds first, or not sent at all with ``drop``."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    late_s: float = 0.0
+    drop: bool = False
 
 
 def generated_klines(
@@ -238,7 +300,15 @@ def _symbol_info(symbol: str) -> dict[str, Any]:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "orderTypes": [
+            "LIMIT",
+            "LIMIT_MAKER",
+            "MARKET",
+            "STOP_LOSS",
+            "STOP_LOSS_LIMIT",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_LIMIT",
+        ],
         "icebergAllowed": True,
         "ocoAllowed": True,
         "quoteOrderQtyMarketAllowed": True,
@@ -307,6 +377,9 @@ class FakeBinance:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._timer: threading.Timer | None = None
+        self._port = 0  # 0 until the first start: a restart binds the same port again
+        # set while stopping: releases handlers holding an answer back (late_s)
+        self._stopping = threading.Event()
         self.requests: list[RecordedRequest] = []
 
     # ----------------------------------------------------------------- control
@@ -318,13 +391,7 @@ class FakeBinance:
         self.stop()
 
     def start(self) -> None:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
+        self._serve_http()
         # stops by itself even if a test forgets to: bounded fault tests
         self._timer = threading.Timer(self._lifetime_s, self.stop)
         self._timer.daemon = True
@@ -332,11 +399,30 @@ class FakeBinance:
 
     def stop(self) -> None:
         with self._lock:
-            server, self._server = self._server, None
             timer, self._timer = self._timer, None
         if timer is not None and timer is not threading.current_thread():
             timer.cancel()
+        self._close_http()
+
+    def _serve_http(self) -> None:
+        """Listen on 127.0.0.1 (the port of an earlier start, or a free one)."""
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._stopping.clear()
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        server.daemon_threads = True
+        self._port = server.server_address[1]
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        with self._lock:
+            self._server, self._thread = server, thread
+        thread.start()
+
+    def _close_http(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
         if server is not None:
+            self._stopping.set()  # before shutdown: server_close waits for the handlers
             server.shutdown()
             server.server_close()
 
@@ -390,35 +476,72 @@ class FakeBinance:
             return [r for r in self.requests if r.path == "/api/v3/klines"]
 
     def series(self, symbol: str, interval: str) -> list[Kline]:
-        return list(self._klines[(symbol.replace("/", ""), interval)])
+        with self._lock:
+            return list(self._klines[(symbol.replace("/", ""), interval)])
+
+    def add_kline(self, symbol: str, interval: str, kline: Sequence[Any]) -> None:
+        """Serve ``kline`` from now on: it replaces the bar with its open time or joins the
+        series in time order (a pushed candle, forming or closed, as Binance serves it)."""
+        key = (symbol.replace("/", ""), interval)
+        row = list(kline)
+        with self._lock:
+            rows = self._klines.setdefault(key, [])
+            times = [r[0] for r in rows]
+            i = bisect.bisect_left(times, row[0])
+            if i < len(rows) and rows[i][0] == row[0]:
+                rows[i] = row
+            else:
+                rows.insert(i, row)
+                self._open_times[key] = np.array([r[0] for r in rows], dtype=np.int64)
 
     # ---------------------------------------------------------------- answers
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, method: str = "GET") -> Fault | None:
         with self._lock:
             for i, fault in enumerate(self._faults):
-                if fault.path == path:
+                if fault.path == path and fault.method in (None, method):
                     return self._faults.pop(i)
         return None
 
-    def _record(self, method: str, path: str, params: dict[str, str], status: int) -> None:
+    def _record(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        status: int,
+        answered: bool = True,
+    ) -> None:
         with self._lock:
-            self.requests.append(RecordedRequest(method, path, params, status))
+            self.requests.append(RecordedRequest(method, path, params, status, answered))
 
     def answer(self, path: str, params: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         """Status, body and extra headers for one GET (faults applied)."""
-        fault = self._take_fault(path)
-        if fault is not None and fault.delay_s:
-            time.sleep(fault.delay_s)
-        if fault is not None and fault.status is not None:
+        reply = self.respond(HttpRequest("GET", path, urlencode(params)))
+        return reply.status, reply.body, reply.headers
+
+    def respond(self, request: HttpRequest) -> Reply:
+        """The reply to one request, the next scripted fault for its path applied."""
+        params = request.params
+        fault = self._take_fault(request.path, request.method)
+        if fault is None:
+            return Reply(*self._route_request(request, params))
+        if fault.delay_s:
+            self._stopping.wait(fault.delay_s)
+        if fault.status is not None:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
-            return fault.status, fault.body, headers
-        if fault is not None and fault.rewind and "startTime" in params:
+            return Reply(fault.status, fault.body, headers)
+        if fault.rewind and "startTime" in params:
             step = INTERVAL_MS.get(params.get("interval", ""), 0)
             params = {**params, "startTime": str(int(params["startTime"]) - fault.rewind * step)}
-        status, body = self._route(path, params)
-        if fault is not None and fault.short is not None and isinstance(body, list):
+        status, body = self._route_request(request, params)
+        if fault.short is not None and isinstance(body, list):
             body = body[: fault.short]
-        return status, body, {}
+        return Reply(status, body, late_s=fault.late_s, drop=fault.drop)
+
+    def _route_request(self, request: HttpRequest, params: dict[str, str]) -> tuple[int, Any]:
+        """Status and body for a request: the public GET endpoints (subclasses add more)."""
+        if request.method != "GET":
+            return 404, ""
+        return self._route(request.path, params)
 
     def _route(self, path: str, params: dict[str, str]) -> tuple[int, Any]:
         now = int(time.time() * 1000)
@@ -476,8 +599,9 @@ class FakeBinance:
             return 400, ERR_BAD_LIMIT
         if not 1 <= limit <= 1000:
             return 400, ERR_BAD_LIMIT
-        rows = self._klines.get((symbol, interval), [])
-        times = self._open_times.get((symbol, interval), np.empty(0, dtype=np.int64))
+        with self._lock:  # pushed candles change both (add_kline)
+            rows = list(self._klines.get((symbol, interval), []))
+            times = self._open_times.get((symbol, interval), np.empty(0, dtype=np.int64))
         lo = 0 if start is None else int(np.searchsorted(times, start, side="left"))
         hi = len(rows) if end is None else int(np.searchsorted(times, end, side="right"))
         if start is not None:
@@ -490,19 +614,40 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "FakeBinance/1.0"
 
     def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
+
+    def _serve(self, method: str) -> None:
         split = urlsplit(self.path)
-        params = dict(parse_qsl(split.query, keep_blank_values=True))
-        status, body, headers = self.fake.answer(split.path, params)
-        self.fake._record("GET", split.path, params, status)
-        if isinstance(body, str):
-            payload, ctype = body.encode(), "text/html"
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        request = HttpRequest(method, split.path, split.query, body, self.headers)
+        reply = self.fake.respond(request)
+        # a held-back answer that the server's stop cuts short is never sent
+        held = reply.late_s > 0 and self.fake._stopping.wait(reply.late_s)
+        answered = not (reply.drop or held)
+        self.fake._record(method, split.path, request.params, reply.status, answered)
+        if not answered:
+            self.close_connection = True  # closed without a byte of answer
+            return
+        if isinstance(reply.body, str):
+            payload, ctype = reply.body.encode(), "text/html"
         else:
-            payload, ctype = json.dumps(body, separators=(",", ":")).encode(), "application/json"
+            payload = json.dumps(reply.body, separators=(",", ":")).encode()
+            ctype = "application/json"
         try:
-            self.send_response(status)
+            self.send_response(reply.status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(payload)))
-            for name, value in headers.items():
+            for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
@@ -517,10 +662,15 @@ __all__ = [
     "INTERVAL_MS",
     "FakeBinance",
     "Fault",
+    "HttpRequest",
     "RecordedRequest",
+    "Reply",
+    "dropped_answer",
     "generated_klines",
     "ip_banned",
     "klines_from_csv",
+    "late_answer",
+    "no_answer",
     "overlapping_page",
     "rate_limited",
     "server_error",
