@@ -129,10 +129,13 @@ class PaperExchange:
         self._bar_volume[symbol] = float(volume)
         self._bar_taken[symbol] = 0.0
 
-    def range_bar(self, symbol: str, high: float, low: float) -> None:
+    def range_bar(self, symbol: str, high: float, low: float, volume: float | None = None) -> None:
         """The bar goes from its open to ``high`` and ``low``: resting orders the open has
         gone through fill at the open, then stop orders and limit orders the range touches
-        (stops first)."""
+        (stops first). ``volume``: the bar's, when it was not known at its open (a live
+        bar's is known at its close)."""
+        if volume is not None:
+            self._bar_volume[symbol] = float(volume)
         opened = self._bar_open[symbol]
         self._check(symbol, opened, opened, gap=True)
         self._check(symbol, high, low, gap=False)

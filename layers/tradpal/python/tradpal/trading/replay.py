@@ -20,6 +20,7 @@ import pandas as pd
 
 from tradpal.backtest.config import BacktestConfig
 from tradpal.trading.paper import PaperExchange
+from tradpal.trading.session import Session
 from tradpal.trading.trader import Candle, Trader
 
 
@@ -153,12 +154,10 @@ def replay(
         params=params,
         trader_id=trader_id,
     )
+    session = Session(trader, paper)
     times = frame.index.as_unit("ms").asi8
     cols = [frame[c].to_numpy(dtype=np.float64) for c in ("open", "high", "low", "close", "volume")]
     for t, o, h, lo, c, v in zip(times.tolist(), *(col.tolist() for col in cols), strict=True):
-        paper.open_bar(symbol, t, o, v)
-        trader.on_bar_open(t, o)
-        paper.range_bar(symbol, h, lo)
-        paper.close_bar(symbol, c)
-        trader.on_bar_close(Candle(t, o, h, lo, c, v))
+        session.bar_opened(t, o, v)
+        session.bar_closed(Candle(t, o, h, lo, c, v))
     return PaperSession(trader, paper, frame)

@@ -23,8 +23,10 @@ over the same candles gives the backtest's trades:
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,7 +38,9 @@ from tradpal.risk import DrawdownGuard, kelly_from_trades, leverage_cap, positio
 from tradpal.trading.book import Book, Fill
 from tradpal.trading.orders import PROTECTIVE, Intent, Order, client_order_id
 
-SKIPS = ("guard", "no_level", "bad_level", "no_size")
+log = logging.getLogger(__name__)
+
+SKIPS = ("guard", "no_level", "bad_level", "no_size", "paused")
 """Why an entry was skipped (the engine's ``skipped_entries`` keys)."""
 
 
@@ -144,6 +148,10 @@ class Trader:
         trader_id: str = "trader",
         orders: OrderStore | None = None,
         capital: float | None = None,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+        on_alert: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         from tradpal.strategies import get_strategy
         from tradpal.timeframes import parse_timeframe
@@ -171,6 +179,12 @@ class Trader:
         self._exits_this_bar = False
         self._bars_per_year = self.config.year_days * 86_400 / self.timeframe.seconds
         self._signals: Any = None
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self.on_alert = on_alert
+        self.alerts: list[dict[str, Any]] = []
+        self.paused: str | None = None  # why no new entries are opened, None: trading
         self._atr: np.ndarray | None = None
         self._vol: np.ndarray | None = None
 
@@ -205,8 +219,7 @@ class Trader:
             self._exit("time", candle.time_ms)
             protective = True
         self.guard = self.guard.update(self.book.equity(candle.close))
-        if not protective:
-            self._compute()
+        if not protective and self._compute_or_pause():
             action, reason = self._resolve(t)
             if self.config.fill == "next_open":
                 self.pending = (action, reason, t) if action != "none" else None
@@ -218,6 +231,51 @@ class Trader:
         self.guard = self.guard.update(equity)
 
     # ---- decisions ----
+
+    def warm_up(self, candles: list[Candle]) -> None:
+        """Take ``candles`` (closed, oldest first) as history without trading on them: the
+        indicators' warm-up before the first live bar."""
+        for candle in candles:
+            self.history.append(candle)
+            self.bar += 1
+
+    def alert(self, message: str, *, severity: str = "warning") -> None:
+        """Record a ``risk_alert`` (and hand it to ``on_alert``, which publishes it)."""
+        event = {
+            "type": "risk_alert",
+            "trader": self.trader_id,
+            "symbol": self.symbol,
+            "severity": severity,
+            "message": message,
+            "bar": self.history.time_ms[-1] if len(self.history) else None,
+        }
+        self.alerts.append(event)
+        log.warning("risk_alert %s %s: %s", self.trader_id, self.symbol, message)
+        if self.on_alert is not None:
+            self.on_alert(event)
+
+    def pause(self, why: str) -> None:
+        """No new entries until :meth:`resume` (exits and protective orders go on)."""
+        if self.paused is None:
+            self.paused = why
+            self.alert(f"paused: {why}", severity="critical")
+
+    def resume(self) -> None:
+        self.paused = None
+
+    def _compute_or_pause(self) -> bool:
+        """Compute the signals; a strategy that fails pauses the trader (with the error in
+        its alert) instead of stopping it: the position keeps its protective orders."""
+        from tradpal.errors import BacktestError
+
+        try:
+            self._compute()
+        except BacktestError:
+            raise  # a setting the backtest refuses too: the trader cannot start
+        except Exception as exc:
+            self.pause(f"the strategy failed on the bar at {self.history.time_ms[-1]} ms: {exc!r}")
+            return False
+        return True
 
     def _compute(self) -> None:
         """The strategy's signals (and the ATR and volatility the rules need) on the
@@ -320,6 +378,9 @@ class Trader:
         sig_index = -1
         if not self.guard.allows_entry:
             self.skipped["guard"] += 1
+            return
+        if self.paused is not None:
+            self.skipped["paused"] += 1
             return
         price = self._price()
         fill = price * (1.0 + cfg.slippage) if side > 0 else price * (1.0 - cfg.slippage)
@@ -496,21 +557,99 @@ class Trader:
             reduce_only=reduce_only,
             reason=reason,
         )
+        known = self.orders.get(client_id)
+        if known is not None:
+            # decided before a restart: sent already (adopt what the exchange has), or
+            # written and never sent (the exchange has no such order: send it now)
+            self._our_orders[client_id] = known
+            if known.status != "new":
+                return known
+            answer = self._lookup(known)
+            if answer is not None:
+                adopted = known.with_(
+                    status=answer.get("status") or "open", exchange_id=str(answer["id"])
+                )
+                self._record(adopted)
+                self._sync_fills()
+                return adopted
         self.orders.put(order)  # written before it is sent
         self._our_orders[client_id] = order
-        answer = self.exchange.create_order(
-            self.symbol,
-            "limit" if order.type == "limit" else "market",
-            side,
-            amount,
-            price,
-            order.ccxt_params(),
-        )
+        answer = self._create(order)
+        if answer is None:
+            return None
         order = order.with_(status=answer.get("status") or "open", exchange_id=str(answer["id"]))
-        self.orders.put(order)
-        self._our_orders[client_id] = order
+        self._record(order)
         self._sync_fills()
         return order
+
+    def _record(self, order: Order) -> None:
+        self.orders.put(order)
+        self._our_orders[order.client_id] = order
+
+    def _create(self, order: Order) -> dict[str, Any] | None:
+        """Send ``order`` once. A rate limit is waited out and the request repeated (the
+        exchange refused it unread); a timeout or lost connection is resolved by looking
+        the client order id up, never by sending again; a refusal (funds, minimum size,
+        a bad symbol) is recorded on the order and raised as an alert. None: not placed."""
+        from ccxt.base.errors import (
+            DDoSProtection,
+            ExchangeError,
+            NetworkError,
+            RateLimitExceeded,
+        )
+
+        for attempt in range(self.retries + 1):
+            try:
+                return self.exchange.create_order(
+                    self.symbol,
+                    "limit" if order.type == "limit" else "market",
+                    order.side,
+                    order.amount,
+                    order.price,
+                    order.ccxt_params(),
+                )
+            except (RateLimitExceeded, DDoSProtection) as exc:
+                if attempt == self.retries:
+                    self._refused(order, f"rate limited {self.retries + 1} times: {exc}")
+                    return None
+                self.sleep(self.backoff_s * 2**attempt)
+            except NetworkError as exc:  # a timeout too: the order may exist
+                found = self._lookup(order)
+                if found is not None:
+                    return found
+                self._record(order.with_(status="unknown", info={"error": str(exc)}))
+                self.alert(
+                    f"order {order.client_id} ({order.intent}) timed out and the exchange "
+                    f"does not show it; not sent again",
+                    severity="critical",
+                )
+                return None
+            except ExchangeError as exc:
+                self._refused(order, str(exc))
+                return None
+        return None
+
+    def _lookup(self, order: Order) -> dict[str, Any] | None:
+        """The exchange's order with ``order``'s client id, None when it has none; network
+        errors are retried with backoff (and raised when they persist)."""
+        from ccxt.base.errors import NetworkError, OrderNotFound
+
+        for attempt in range(self.retries + 1):
+            try:
+                return self.exchange.fetch_order(
+                    None, self.symbol, {"clientOrderId": order.client_id}
+                )
+            except OrderNotFound:
+                return None
+            except NetworkError:
+                if attempt == self.retries:
+                    raise
+                self.sleep(self.backoff_s * 2**attempt)
+        return None
+
+    def _refused(self, order: Order, why: str) -> None:
+        self._record(order.with_(status="rejected", info={"error": why}))
+        self.alert(f"order {order.client_id} ({order.intent}) refused: {why}")
 
     def _cancel(self, client_id: str) -> None:
         order = self._our_orders.get(client_id)
