@@ -122,3 +122,34 @@ def test_thin_volume_fills_targets_in_part_and_the_book_still_equals_the_exchang
     signed = sum(t["amount"] if t["side"] == "buy" else -t["amount"] for t in trades)
     assert book.position == pytest.approx(signed, abs=1e-9)
     assert len(book.seen) == len(trades)  # every fill booked, once
+
+
+def test_a_window_bounds_the_history_the_strategy_sees(sample):
+    from tradpal.strategies import get_strategy
+    from tradpal.trading.paper import PaperExchange
+    from tradpal.trading.session import Session
+    from tradpal.trading.trader import Candle, Trader
+
+    base, seen = get_strategy("rsi_reversal"), []
+
+    class Recording:
+        name, space = base.name, base.space
+
+        def __getattr__(self, name):
+            return getattr(base, name)
+
+        def generate(self, frame, params):
+            seen.append(len(frame))
+            return base.generate(frame, params)
+
+    config = config_for("1h")
+    trader = Trader(
+        strategy=Recording(), symbol="BTC/USDT", timeframe="1h", window=120, config=config,
+        exchange=PaperExchange(config.capital, symbols=("BTC/USDT",)),
+    )  # fmt: skip
+    session = Session(trader, trader.exchange)
+    for t, row in zip(sample.index.as_unit("ms").asi8.tolist(), sample.itertuples(), strict=True):
+        session.bar_opened(t, row.open, row.volume)
+        session.bar_closed(Candle(t, row.open, row.high, row.low, row.close, row.volume))
+    assert max(seen) == 120 and len(seen) > 300  # bars with a stop or target exit skip it
+    assert len(trader.book.trades) > 0

@@ -133,7 +133,9 @@ class Trader:
     ``strategy`` a :class:`~tradpal.strategies.Strategy` (or a name), ``params`` its
     parameters (over the timeframe's defaults), ``config`` the risk and cost settings the
     backtest uses; ``exchange`` anything with ccxt's order interface; ``trader_id`` names
-    this trader in its client order ids.
+    this trader in its client order ids. ``window``: the strategy runs on the last that many
+    candles (None: all seen, as a backtest over the same candles; a live trader bounds it so
+    that each bar costs the same, e.g. 1000).
     """
 
     def __init__(
@@ -152,6 +154,7 @@ class Trader:
         backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
         on_alert: Callable[[dict[str, Any]], None] | None = None,
+        window: int | None = None,
     ) -> None:
         from tradpal.strategies import get_strategy
         from tradpal.timeframes import parse_timeframe
@@ -179,6 +182,11 @@ class Trader:
         self._exits_this_bar = False
         self._bars_per_year = self.config.year_days * 86_400 / self.timeframe.seconds
         self._signals: Any = None
+        if window is not None and window < 2:
+            raise TradingError(
+                f"window {window} is too short", hint="give at least the warm-up bars, e.g. 1000"
+            )
+        self.window = window
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
@@ -285,20 +293,21 @@ class Trader:
         from tradpal.strategies import resolve_params
 
         hist = self.history
+        w = -self.window if self.window is not None else 0  # the last `window` candles
         frame = make_ohlcv(
-            np.asarray(hist.time_ms, dtype="datetime64[ms]"),
-            hist.open,
-            hist.high,
-            hist.low,
-            hist.close,
-            hist.volume,
+            np.asarray(hist.time_ms[w:], dtype="datetime64[ms]"),
+            hist.open[w:],
+            hist.high[w:],
+            hist.low[w:],
+            hist.close[w:],
+            hist.volume[w:],
             meta=MarketMeta(symbol=self.symbol, timeframe=self.timeframe.name, source="trader"),
         )
         if self.params is None:
             self.params = resolve_params(self.strategy, frame, self.given_params)
         self._signals = self.strategy.generate(frame, self.params)
         require_stop_for_risk(self.config, self._signals)  # as a backtest refuses it
-        h, lo, c = (np.asarray(x, dtype=np.float64) for x in (hist.high, hist.low, hist.close))
+        h, lo, c = (np.asarray(x[w:], dtype=np.float64) for x in (hist.high, hist.low, hist.close))
         cfg = self.config
         self._atr = engine_atr(h, lo, c, cfg.atr_period) if cfg.uses_atr else None
         self._vol = (
