@@ -37,10 +37,11 @@ from tradpal.errors import TradPalError
 from tradpal.risk import DrawdownGuard, kelly_from_trades, leverage_cap, position_size
 from tradpal.trading.book import Book, Fill
 from tradpal.trading.orders import PROTECTIVE, Intent, Order, client_order_id
+from tradpal.trading.protections import Protections
 
 log = logging.getLogger(__name__)
 
-SKIPS = ("guard", "no_level", "bad_level", "no_size", "paused")
+SKIPS = ("guard", "no_level", "bad_level", "no_size", "paused", "protection")
 """Why an entry was skipped (the engine's ``skipped_entries`` keys)."""
 
 
@@ -155,6 +156,8 @@ class Trader:
         sleep: Callable[[float], None] = time.sleep,
         on_alert: Callable[[dict[str, Any]], None] | None = None,
         window: int | None = None,
+        protections: Protections | None = None,
+        open_positions: Callable[[], int] | None = None,
     ) -> None:
         from tradpal.strategies import get_strategy
         from tradpal.timeframes import parse_timeframe
@@ -187,6 +190,11 @@ class Trader:
                 f"window {window} is too short", hint="give at least the warm-up bars, e.g. 1000"
             )
         self.window = window
+        self.protections = protections or Protections()
+        self.open_positions = open_positions
+        self.blocked: str | None = None  # why a protection last blocked an entry
+        self._day = -1
+        self._day_equity = self.book.capital
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
@@ -209,6 +217,10 @@ class Trader:
 
     def on_bar_close(self, candle: Candle) -> None:
         """``candle`` has closed: book its fills, move or fire the stops, and decide."""
+        day = candle.time_ms // 86_400_000
+        if day != self._day:  # the equity a UTC day starts with (the daily loss limit)
+            last = self.history.close[-1] if len(self.history) else candle.open
+            self._day, self._day_equity = day, self.book.equity(last)
         self.history.append(candle)
         self.bar += 1
         t = self.bar
@@ -391,6 +403,19 @@ class Trader:
         if self.paused is not None:
             self.skipped["paused"] += 1
             return
+        if self.protections.any:
+            others = self.open_positions() if self.open_positions is not None else 0
+            why = self.protections.blocks(
+                self.book.trades,
+                now_ms=bar_ms,
+                bar_ms=int(self.timeframe.seconds * 1000),
+                day_start_equity=self._day_equity,
+                open_positions=others,
+            )
+            if why is not None:
+                self.blocked = why
+                self.skipped["protection"] += 1
+                return
         price = self._price()
         fill = price * (1.0 + cfg.slippage) if side > 0 else price * (1.0 - cfg.slippage)
         stop, target, trail, missing = self._levels(side, fill, sig_index)
