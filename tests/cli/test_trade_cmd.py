@@ -50,9 +50,20 @@ def test_a_paper_session_writes_the_backtests_files(capsys, tmp_path: Path):
         (["--strategy", "nope"], "nope"),
         (["--volume-share", "0"], "volume-share"),
         (["--size", "risk:0.01", "--sl", "none"], "risk sizing needs a stop"),
+        (["--stoploss-guard", "3/24"], "COUNT/LOOKBACK/PAUSE"),
+        (["--daily-loss-limit", "2"], "daily_loss_limit"),
     ],
 )
 def test_bad_settings_are_refused_with_a_message(capsys, args, message):
     code = run(["trade", "--replay", "sample", *WINDOW, *args])
     out, err = capsys.readouterr()
     assert code != 0 and message in (out + err) and "Traceback" not in (out + err)
+
+
+def test_protections_from_the_command_line_block_entries(capsys):
+    common = ("--strategy", "rsi_reversal", *WINDOW, "--json")
+    free = _json(capsys, "trade", "--replay", "sample", *common)
+    guarded = _json(capsys, "trade", "--replay", "sample", *common, "--cooldown", "24",
+                    "--stoploss-guard", "2/24/24")  # fmt: skip
+    assert guarded["num_trades"] < free["num_trades"]
+    assert guarded["meta"]["skipped_entries"]["protection"] > 0

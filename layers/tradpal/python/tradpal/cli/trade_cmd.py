@@ -72,6 +72,16 @@ def trade(
     volume_share: Annotated[
         float, typer.Option(help="share of a bar's volume a paper limit order may fill (0-1]")
     ] = 1.0,
+    cooldown: Annotated[int, typer.Option(help="no entry within N bars after an exit")] = 0,
+    stoploss_guard: Annotated[
+        str | None,
+        typer.Option(
+            help="COUNT/LOOKBACK/PAUSE: COUNT stops within LOOKBACK bars pause PAUSE bars"
+        ),
+    ] = None,
+    daily_loss_limit: Annotated[
+        float | None, typer.Option(help="no entries for the rest of a UTC day that lost this share")
+    ] = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -82,6 +92,7 @@ def trade(
     from tradpal.data.loading import SAMPLE_SYMBOL, load_ohlcv
     from tradpal.errors import ConfigError
     from tradpal.strategies import get_strategy
+    from tradpal.trading.protections import Protections
     from tradpal.trading.replay import replay
 
     if not 0 < volume_share <= 1:
@@ -104,9 +115,15 @@ def trade(
         seed=settings.seed,
     )
     config = config_for(settings.timeframe, **overrides)
-    session = replay(
-        frame, strat, parse_params(param), config, symbol=sym, volume_share=volume_share
+    protections = Protections(
+        stoploss_guard=_stoploss_guard(stoploss_guard),
+        cooldown_bars=cooldown,
+        daily_loss_limit=daily_loss_limit,
     )
+    session = replay(
+        frame, strat, parse_params(param), config, symbol=sym, volume_share=volume_share,
+        protections=protections,
+    )  # fmt: skip
     result = session.result()
     run = StrategyRun(result, None, dict(session.trader.params or {}), {})
     runs = [(strat.name, frame, run)]
@@ -119,3 +136,18 @@ def trade(
         return
     folder: Path = out or default_out(settings.home, runs, kind="paper")
     write_report(runs, folder)
+
+
+def _stoploss_guard(text: str | None):
+    from tradpal.errors import ConfigError
+    from tradpal.trading.protections import StoplossGuard
+
+    if text is None:
+        return None
+    parts = text.split("/")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(
+            f"--stoploss-guard {text!r} is not COUNT/LOOKBACK/PAUSE",
+            hint="e.g. 3/24/12: 3 stops within 24 bars pause entries 12 bars",
+        )
+    return StoplossGuard(*(int(p) for p in parts))

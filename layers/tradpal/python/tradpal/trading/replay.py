@@ -125,10 +125,12 @@ def replay(
     timeframe: str | None = None,
     volume_share: float = 1.0,
     trader_id: str = "replay",
+    protections: Any = None,
 ) -> PaperSession:
     """Trade ``strategy`` on paper over the candles of ``frame`` (an OHLCV contract frame),
     oldest first. ``config`` defaults to :func:`tradpal.backtest.strategy_run.config_for`
-    the frame's timeframe, as a backtest's does."""
+    the frame's timeframe, as a backtest's does; ``protections``
+    (:class:`~tradpal.trading.protections.Protections`) are off by default."""
     from tradpal.backtest.strategy_run import resolve_run
     from tradpal.data.contract import ensure_ohlcv, get_meta
     from tradpal.data.resample import frame_timeframe
@@ -153,6 +155,7 @@ def replay(
         config=config,
         params=params,
         trader_id=trader_id,
+        protections=protections,
     )
     session = Session(trader, paper)
     times = frame.index.as_unit("ms").asi8
