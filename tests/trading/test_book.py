@@ -95,3 +95,13 @@ def test_a_fill_with_a_bad_amount_or_price_is_refused_and_changes_nothing(amount
     with pytest.raises(BookError, match="not a positive number"):
         book.apply(fill("1", "buy", amount, price))
     assert book.cash == 100.0 and book.position == 0.0 and not book.seen
+
+
+def test_a_fee_taken_in_the_base_asset_shrinks_the_position_not_the_cash():
+    book = Book(1_000.0)
+    book.apply(Fill("1", "c1", "buy", 1.0, 100.0, 0.0, 1, base_fee=0.001))  # Binance spot
+    assert book.position == 0.999 and book.cash == 900.0
+    book.apply(Fill("2", "c2", "sell", 0.999, 110.0, 0.1099, 2, reason="target"))
+    (trade,) = book.trades
+    assert trade.closed and book.position == 0.0
+    assert trade.pnl == pytest.approx(0.999 * 110.0 - 100.0 - 0.1099)

@@ -38,6 +38,10 @@ class Fill:
     fee: float
     time_ms: int
     reason: str | None = None
+    base_fee: float = 0.0
+    """A fee the exchange took in the base asset (Binance spot takes a buy's fee from what
+    it buys): the position grows by ``amount - base_fee``; it costs no cash, the smaller
+    exit it leads to is the cost."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -157,7 +161,7 @@ class Book:
     def _enter(self, fill: Fill, sign: int, amount: float, fee: float) -> None:
         value = amount * fill.price
         self._move_cash(sign, value, fee)
-        self.position += sign * amount
+        self.position += sign * amount - sign * fill.base_fee
         trade = self.open_trade
         if trade is None:
             trade = Trade(side=sign, entry_ms=fill.time_ms, first_price=fill.price)
@@ -172,13 +176,13 @@ class Book:
         assert trade is not None  # a reducing fill has a position, so a trade
         value = amount * fill.price
         self._move_cash(sign, value, fee)
-        self.position += sign * amount
+        self.position += sign * amount - sign * fill.base_fee
         trade.exit_quantity += amount
         trade.exit_value += value
         trade.exit_fee += fee
         trade.exit_fills += 1
         trade.last_exit_price = fill.price
-        if abs(self.position) <= trade.quantity * 1e-12:
+        if abs(self.position) <= trade.quantity * 1e-9:
             self.position = 0.0
             self._close(trade, fill)
 

@@ -192,6 +192,8 @@ class Trader:
         self.window = window
         self.protections = protections or Protections()
         self.open_positions = open_positions
+        put_fill = getattr(self.orders, "put_fill", None)
+        self.store_fills: Callable[[Fill], Any] | None = put_fill
         self.blocked: str | None = None  # why a protection last blocked an entry
         self._day = -1
         self._day_equity = self.book.capital
@@ -704,19 +706,37 @@ class Trader:
             )
             if order is None:
                 continue
-            fee = trade.get("fee") or {}
-            fill = Fill(
-                trade_id=str(trade["id"]),
-                client_id=order.client_id,
-                side=trade["side"],
-                amount=float(trade["amount"]),
-                price=float(trade["price"]),
-                fee=float(fee.get("cost") or 0.0),
-                time_ms=int(trade["timestamp"]),
-                reason=order.reason,
-            )
+            fill = self._fill_of(trade, order)
+            if self.store_fills is not None:
+                self.store_fills(fill)  # recorded before it changes the book
             if self.book.apply(fill):
                 self._fills_since = max(self._fills_since, fill.time_ms)
                 if order.intent in PROTECTIVE and self.book.position == 0.0:
                     self._exits_this_bar = True
                     self.holding = None
+
+    def _fill_of(self, trade: Mapping[str, Any], order: Order) -> Fill:
+        """A ccxt trade of ``order`` as a :class:`Fill`: a fee in the quote currency costs
+        cash, one in the base asset shrinks the position; one in a third asset (BNB) is
+        left out of the book and said in an alert."""
+        base, quote = self.symbol.split("/", 1)
+        fee = trade.get("fee") or {}
+        cost, currency = float(fee.get("cost") or 0.0), fee.get("currency")
+        quote_fee = base_fee = 0.0
+        if currency in (None, quote):
+            quote_fee = cost
+        elif currency == base:
+            base_fee = cost
+        elif cost:
+            self.alert(f"a fee of {cost} {currency} on trade {trade['id']} is not in the book")
+        return Fill(
+            trade_id=str(trade["id"]),
+            client_id=order.client_id,
+            side=trade["side"],
+            amount=float(trade["amount"]),
+            price=float(trade["price"]),
+            fee=quote_fee,
+            time_ms=int(trade["timestamp"]),
+            reason=order.reason,
+            base_fee=base_fee,
+        )
