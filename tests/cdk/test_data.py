@@ -60,7 +60,8 @@ def test_tables_have_pitr_encryption_and_ttl_where_it_fits(synth_dev):
     by_key = {
         t["Properties"]["KeySchema"][0]["AttributeName"]: t["Properties"] for t in tables.values()
     }
-    assert set(by_key) == {t.partition for t in TOPOLOGY.tables} == {"run_id", "symbol", "id"}
+    assert set(by_key) == {t.partition for t in TOPOLOGY.tables}
+    assert set(by_key) == {"run_id", "symbol", "id", "trader_id"}
     for props in by_key.values():
         (replica,) = props["Replicas"]
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -71,6 +72,10 @@ def test_tables_have_pitr_encryption_and_ttl_where_it_fits(synth_dev):
     }
     assert by_key["run_id"]["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
     assert "TimeToLiveSpecification" not in by_key["symbol"]
+    # a trader's orders and fills are its books: nothing of them may expire
+    trading = by_key["trader_id"]
+    assert [k["AttributeName"] for k in trading["KeySchema"]] == ["trader_id", "item"]
+    assert "TimeToLiveSpecification" not in trading
 
 
 def test_prod_retains_every_bucket_and_table_and_dev_destroys_them(synth_dev, synth_prod):

@@ -35,6 +35,7 @@ def test_health_ok_then_degraded_when_a_bucket_is_gone(aws):
         "runs_table",
         "datasets_table",
         "idempotency_table",
+        "trading_table",
         "event_bus",
         "market_data_stream",
         "notifier_secret",

@@ -262,6 +262,14 @@ TOPOLOGY = Topology(
             "id",
             ttl="expiration",
         ),
+        # Single-table design (tradpal.trading.store): a trader's items share its partition,
+        # so one query reads a trader whole and a transaction checks its lease beside a write.
+        Table(
+            "trading",
+            "Traders: state, lease, orders and fills, one partition per trader",
+            "trader_id",
+            "item",
+        ),
     ),
     streams=(Stream("market_data", "New candles (CandleRecord JSON), keyed by dataset"),),
     bus=Bus("event", "The tradpal bus of domain events"),
