@@ -178,7 +178,8 @@ def dropped_answer(path: str = "/api/v3/order", method: str | None = "POST") -> 
 @dataclass(frozen=True)
 class RecordedRequest:
     """A request the fake received and the status it answered (``answered`` is false
-    when a fault held the answer back or dropped the connection instead)."""
+    when a fault held the answer back or dropped the connection instead); recorded when
+    the request was carried out, before a held-back answer goes out."""
 
     method: str
     path: str
@@ -632,10 +633,12 @@ class _Handler(BaseHTTPRequestHandler):
         request = HttpRequest(method, split.path, split.query, body, self.headers)
         reply = self.fake.respond(request)
         # a held-back answer that the server's stop cuts short is never sent
-        held = reply.late_s > 0 and self.fake._stopping.wait(reply.late_s)
-        answered = not (reply.drop or held)
-        self.fake._record(method, split.path, request.params, reply.status, answered)
-        if not answered:
+        # recorded when carried out: a test sees the request while its answer is held back
+        prompt = not reply.drop and reply.late_s <= 0
+        self.fake._record(method, split.path, request.params, reply.status, prompt)
+        wait = None if math.isinf(reply.late_s) else reply.late_s  # inf: until the stop
+        cut = reply.late_s > 0 and self.fake._stopping.wait(wait)  # the server stopped
+        if reply.drop or cut:
             self.close_connection = True  # closed without a byte of answer
             return
         if isinstance(reply.body, str):
