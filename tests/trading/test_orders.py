@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tradpal.trading.orders import INTENTS, Order, client_order_id
+from tradpal.trading.orders import INTENTS, Order, client_order_id, intent_of
 
 names = st.text(min_size=1, max_size=40)
 bars = st.integers(min_value=0, max_value=2**62)
@@ -22,7 +22,7 @@ def test_an_id_is_the_same_in_every_process_and_fits_the_exchanges(
     assert first == client_order_id(trader, symbol, bar, intent, rev)
     # Binance: 36 characters of [.A-Z:/a-z0-9_-]; letters and digits suit every exchange
     assert re.fullmatch(r"[A-Za-z0-9]{1,32}", first)
-    assert first.startswith("tp" + intent[0])
+    assert intent_of(first) == intent
 
 
 @given(names, bars, st.sampled_from(INTENTS), st.integers(0, 1000))
@@ -58,3 +58,8 @@ def test_an_order_round_trips_through_its_dict_and_gives_ccxt_params():
     assert Order.from_dict(order.to_dict()) == order
     assert order.ccxt_params() == {"clientOrderId": "tpe1", "stopPrice": 9.5, "reduceOnly": True}
     assert not order.is_final and order.with_(status="closed").is_final
+
+
+@pytest.mark.parametrize("other", ["", "manual-1", "tpn" + "z" * 29, "web_8f3a", "tpq" + "0" * 29])
+def test_ids_this_module_did_not_make_have_no_intent(other):
+    assert intent_of(other) is None

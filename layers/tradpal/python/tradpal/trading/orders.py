@@ -19,6 +19,9 @@ OrderType = Literal["market", "limit", "stop_market"]
 Status = Literal["new", "open", "closed", "canceled", "expired", "rejected", "unknown"]
 
 INTENTS: tuple[Intent, ...] = ("entry", "exit", "stop", "target")
+INTENT_CODES: dict[str, str] = {"entry": "n", "exit": "x", "stop": "s", "target": "t"}
+"""The letter after ``tp`` in a client order id: what the order was for."""
+PREFIX = "tp"
 PROTECTIVE: frozenset[str] = frozenset({"stop", "target"})
 FINAL: frozenset[str] = frozenset({"closed", "canceled", "expired", "rejected"})
 
@@ -34,13 +37,26 @@ def client_order_id(
     ``bar_ms`` (ms since the epoch) by trader ``trader_id`` on ``symbol``; ``revision``
     tells apart the replacements of one protective order (a trailing stop moved).
 
-    ``tp`` + the intent's letter + 29 hex digits of a SHA-256: the same inputs give the same
-    id in every process, different ones collide with probability about 2**-116."""
+    ``tp`` + the intent's letter (:data:`INTENT_CODES`) + 29 hex digits of a SHA-256: the
+    same inputs give the same id in every process, different ones collide with probability
+    about 2**-116."""
     if intent not in INTENTS:
         raise ValueError(f"unknown order intent {intent!r}; use one of {INTENTS}")
     key = f"{trader_id}\x1f{symbol}\x1f{int(bar_ms)}\x1f{intent}\x1f{int(revision)}"
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"tp{intent[0]}{digest[: CLIENT_ID_LENGTH - 3]}"
+    return f"{PREFIX}{INTENT_CODES[intent]}{digest[: CLIENT_ID_LENGTH - 3]}"
+
+
+def intent_of(client_id: str) -> Intent | None:
+    """The intent of an order whose client id this module made, else None (an order made
+    by a person or another program)."""
+    if len(client_id) != CLIENT_ID_LENGTH or not client_id.startswith(PREFIX):
+        return None
+    code = client_id[len(PREFIX)]
+    tail = client_id[len(PREFIX) + 1 :]
+    if any(c not in "0123456789abcdef" for c in tail):
+        return None
+    return next((i for i, c in INTENT_CODES.items() if c == code), None)  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

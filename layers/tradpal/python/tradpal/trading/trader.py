@@ -36,10 +36,13 @@ from tradpal.backtest.config import BacktestConfig
 from tradpal.errors import TradPalError
 from tradpal.risk import DrawdownGuard, kelly_from_trades, leverage_cap, position_size
 from tradpal.trading.book import Book, Fill
-from tradpal.trading.orders import PROTECTIVE, Intent, Order, client_order_id
+from tradpal.trading.orders import PROTECTIVE, Intent, Order, client_order_id, intent_of
 from tradpal.trading.protections import Protections
 
 log = logging.getLogger(__name__)
+
+QUIETING_EXITS = frozenset({"stop", "target", "trailing", "liquidation", "time"})
+"""Exits after which their bar's signals do not act (protective orders and time stops)."""
 
 SKIPS = ("guard", "no_level", "bad_level", "no_size", "paused", "protection")
 """Why an entry was skipped (the engine's ``skipped_entries`` keys)."""
@@ -158,6 +161,7 @@ class Trader:
         window: int | None = None,
         protections: Protections | None = None,
         open_positions: Callable[[], int] | None = None,
+        owns_account: bool = False,
     ) -> None:
         from tradpal.strategies import get_strategy
         from tradpal.timeframes import parse_timeframe
@@ -175,14 +179,16 @@ class Trader:
         self.guard = DrawdownGuard.start(self.config.max_drawdown, self.book.capital)
         self.history = _History()
         self.holding: _Holding | None = None
-        self.pending: tuple[str, str, int] | None = None  # (action, reason, signal bar)
+        # a decision not yet carried out: (action, reason, the signal bar's open time in ms,
+        # the side of the position it was taken with)
+        self.pending: tuple[str, str, int, int] | None = None
+        self._done_ms: int | None = None  # the last bar taken to its end
         self.skipped = dict.fromkeys(SKIPS, 0)
         self.equity: list[float] = []
         self.bars_in_market = 0
         self.bar = -1
         self._fills_since = 0
         self._our_orders: dict[str, Order] = {}
-        self._exits_this_bar = False
         self._bars_per_year = self.config.year_days * 86_400 / self.timeframe.seconds
         self._signals: Any = None
         if window is not None and window < 2:
@@ -192,6 +198,8 @@ class Trader:
         self.window = window
         self.protections = protections or Protections()
         self.open_positions = open_positions
+        self.owns_account = owns_account
+        self._state_version: int | None = None
         put_fill = getattr(self.orders, "put_fill", None)
         self.store_fills: Callable[[Fill], Any] | None = put_fill
         self.blocked: str | None = None  # why a protection last blocked an entry
@@ -213,9 +221,12 @@ class Trader:
         (``fill="next_open"``)."""
         if self.pending is None:
             return
-        action, reason, sig = self.pending
+        action, reason, _signal_ms, had = self.pending
+        if self._signals is None and not self._compute_or_pause():
+            return  # restarted between the decision and its bar's open: the signals again
+        self._act(action, reason, int(time_ms), had)
         self.pending = None
-        self._act(action, reason, sig, int(time_ms))
+        self._persist()  # the position it opened, before the bar goes on
 
     def on_bar_close(self, candle: Candle) -> None:
         """``candle`` has closed: book its fills, move or fire the stops, and decide."""
@@ -227,8 +238,7 @@ class Trader:
         self.bar += 1
         t = self.bar
         self._sync_fills()
-        protective = self._exits_this_bar
-        self._exits_this_bar = False
+        protective = self._protective_exit_in(candle)
         h = self.holding
         if h is not None and not protective:
             self._trail(h, candle)
@@ -242,17 +252,202 @@ class Trader:
             protective = True
         self.guard = self.guard.update(self.book.equity(candle.close))
         if not protective and self._compute_or_pause():
-            action, reason = self._resolve(t)
-            if self.config.fill == "next_open":
-                self.pending = (action, reason, t) if action != "none" else None
+            if self.pending is not None and self.pending[2] == candle.time_ms:
+                action, reason, _, had = self.pending  # decided before a restart
             else:
-                self._act(action, reason, t, candle.time_ms)
+                action, reason = self._resolve(t)
+                had = (self.book.position > 0) - (self.book.position < 0)
+            self.pending = (action, reason, candle.time_ms, had) if action != "none" else None
+            if self.pending is not None and self.config.fill == "close":
+                # written before it acts: a restart in the middle carries out this decision,
+                # not one taken again from the position it had half changed
+                self._persist()
+                self._act(action, reason, candle.time_ms, had)
+                self.pending = None
         equity = self.book.equity(candle.close)
         self.equity.append(equity)
         self.bars_in_market += self.book.position != 0.0
         self.guard = self.guard.update(equity)
+        self._done_ms = candle.time_ms
+        self._persist()
 
     # ---- decisions ----
+
+    def _protective_exit_in(self, candle: Candle) -> bool:
+        """Whether a protective order or a time stop closed the position during ``candle``
+        (read from the book, so a restart that re-takes the bar sees it too)."""
+        end = candle.time_ms + int(self.timeframe.seconds * 1000)
+        for trade in reversed(self.book.trades):
+            if not trade.closed:
+                continue
+            if trade.exit_ms < candle.time_ms:
+                break
+            if trade.exit_ms < end and trade.exit_reason in QUIETING_EXITS:
+                return True
+        return False
+
+    # ---- state across restarts ----
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a restarted trader needs besides its orders and fills (which its store keeps
+        item by item): the position's levels and orders, the guard, a pending decision,
+        the counters. Plain JSON."""
+        from dataclasses import asdict
+
+        return {
+            "last_bar_ms": self._done_ms,
+            "holding": asdict(self.holding) if self.holding is not None else None,
+            "guard": self.guard.to_dict(),
+            "pending": list(self.pending) if self.pending is not None else None,
+            "skipped": dict(self.skipped),
+            "paused": self.paused,
+            "blocked": self.blocked,
+            "day": self._day,
+            "day_equity": self._day_equity,
+            "fills_since": self._fills_since,
+            "params": self.params,
+        }
+
+    def _persist(self) -> None:
+        save = getattr(self.orders, "save_state", None)
+        if save is not None:
+            self._state_version = save(self.snapshot(), expected_version=self._state_version)
+
+    def restore(self) -> dict[str, Any] | None:
+        """Take up where the last run of this trader stopped: its fills rebuild the book,
+        its orders are known again, its snapshot gives the position's levels, the guard and
+        a pending decision; then :meth:`reconcile` checks all of it against the exchange.
+        Returns the snapshot (None: a first start)."""
+        load = getattr(self.orders, "load_state", None)
+        loaded = load() if load is not None else None
+        for fill in getattr(self.orders, "fills", list)():
+            self.book.apply(fill)
+            self._fills_since = max(self._fills_since, fill.time_ms)
+        for order in getattr(self.orders, "orders", lambda: [])():
+            self._our_orders[order.client_id] = order
+        if loaded is None:
+            self.reconcile()
+            return None
+        state, self._state_version = loaded
+        if state.get("holding") and self.book.position != 0.0:
+            self.holding = _Holding(**state["holding"])
+        self.guard = DrawdownGuard.from_dict(state["guard"])
+        self.pending = tuple(state["pending"]) if state.get("pending") else None  # type: ignore[assignment]
+        self.skipped.update(state.get("skipped") or {})
+        self.paused, self.blocked = state.get("paused"), state.get("blocked")
+        self._day, self._day_equity = (
+            state.get("day", -1),
+            state.get("day_equity", self.book.capital),
+        )
+        self._fills_since = max(self._fills_since, state.get("fills_since") or 0)
+        self._done_ms = state.get("last_bar_ms")
+        self.params = state.get("params")
+        self.reconcile()
+        return state
+
+    def reconcile(self) -> list[str]:
+        """Check the trader's orders, fills and position against the exchange, and repair
+        what can be repaired: an order written but never answered is looked up by its
+        client id (adopted, or marked as never placed); fills the trader missed are
+        booked; open orders of this trader it did not know are adopted, others reported;
+        a position that does not equal the exchange's pauses new entries with a
+        risk_alert saying both. Returns what it found, one line each."""
+        found: list[str] = []
+        for order in list(self._our_orders.values()):
+            if order.status not in ("new", "open", "unknown"):
+                continue
+            answer = self._lookup(order)
+            if answer is None:
+                if order.status == "new":
+                    self._record(order.with_(status="canceled", info={"error": "never sent"}))
+                    found.append(f"order {order.client_id} was recorded but never sent")
+                elif order.status == "open":
+                    self._record(order.with_(status="unknown"))
+                    self.alert(
+                        f"open order {order.client_id} is not on the exchange", severity="critical"
+                    )
+                    found.append(f"order {order.client_id} is gone from the exchange")
+                continue
+            status = answer.get("status") or "open"
+            if status != order.status or order.exchange_id is None:
+                self._record(order.with_(status=status, exchange_id=str(answer["id"])))
+                found.append(f"order {order.client_id} is {status} on the exchange")
+        before = len(self.book.seen)
+        self._sync_fills()
+        if len(self.book.seen) > before:
+            found.append(
+                f"{len(self.book.seen) - before} fill(s) booked that the trader had missed"
+            )
+        known = {o.exchange_id for o in self._our_orders.values()}
+        for open_order in self.exchange.fetch_open_orders(self.symbol):
+            if str(open_order["id"]) in known:
+                continue
+            client = str(open_order.get("clientOrderId") or "")
+            intent = intent_of(client)
+            if intent is None:
+                self.alert(
+                    f"an open order {open_order['id']} ({client or 'no client id'}) on "
+                    f"{self.symbol} is not this trader's; it is left as it is"
+                )
+                continue
+            self._adopt(open_order, intent)
+            found.append(f"open order {client} ({intent}) adopted")
+        self._check_position(found)
+        if self.holding is not None and self.book.position == 0.0:
+            self.holding = None
+        return found
+
+    def _adopt(self, answer: Mapping[str, Any], intent: Intent) -> None:
+        """Record an open order of this trader that its store lacks (a crash between the
+        send and the store's write of the answer)."""
+        stop = answer.get("stopPrice") or answer.get("triggerPrice")
+        kind = "limit" if answer.get("type") == "limit" else ("stop_market" if stop else "market")
+        order = Order(
+            client_id=str(answer["clientOrderId"]),
+            symbol=self.symbol,
+            side=answer["side"],
+            type=kind,  # type: ignore[arg-type]
+            amount=float(answer["amount"]),
+            intent=intent,
+            bar_ms=int(answer.get("timestamp") or 0),
+            price=float(answer["price"]) if kind == "limit" and answer.get("price") else None,
+            stop_price=float(stop) if stop else None,
+            reduce_only=bool(answer.get("reduceOnly")),
+            status="open",
+            exchange_id=str(answer["id"]),
+            filled=float(answer.get("filled") or 0.0),
+            reason={"stop": "stop", "target": "target"}.get(intent, "signal"),
+        )
+        self._record(order)
+        h = self.holding
+        if h is not None and intent == "stop" and h.stop_order is None:
+            h.stop_order = order.client_id
+        if h is not None and intent == "target" and h.target_order is None:
+            h.target_order = order.client_id
+
+    def _check_position(self, found: list[str]) -> None:
+        exchange_position = self._exchange_position()
+        if exchange_position is None:
+            return
+        if abs(exchange_position - self.book.position) > 1e-9 * max(1.0, abs(self.book.position)):
+            why = (
+                f"the position does not reconcile: the trader's fills add up to "
+                f"{self.book.position}, the exchange holds {exchange_position} of {self.symbol}"
+            )
+            found.append(why)
+            self.pause(why)
+
+    def _exchange_position(self) -> float | None:
+        """The exchange's position in the symbol: the paper account's, or (an account the
+        trader owns alone, ``owns_account``) the base asset's balance; None: not knowable."""
+        positions = getattr(self.exchange, "positions", None)
+        if isinstance(positions, dict):
+            return float(positions.get(self.symbol, 0.0))
+        if not self.owns_account:
+            return None
+        base = self.symbol.split("/", 1)[0]
+        total = self.exchange.fetch_balance().get(base, {}).get("total")
+        return float(total or 0.0)
 
     def warm_up(self, candles: list[Candle]) -> None:
         """Take ``candles`` (closed, oldest first) as history without trading on them: the
@@ -260,6 +455,7 @@ class Trader:
         for candle in candles:
             self.history.append(candle)
             self.bar += 1
+            self._done_ms = candle.time_ms
 
     def alert(self, message: str, *, severity: str = "warning") -> None:
         """Record a ``risk_alert`` (and hand it to ``on_alert``, which publishes it)."""
@@ -358,14 +554,17 @@ class Trader:
             return "short", "signal"
         return "none", "signal"
 
-    def _act(self, action: str, reason: str, sig: int, bar_ms: int) -> None:
+    def _act(self, action: str, reason: str, bar_ms: int, had: int) -> None:
+        """Carry out a decision at ``bar_ms`` (the bar it acts in) taken with a position of
+        side ``had`` (0: flat): each order is keyed by that bar, so carrying it out again
+        after a restart sends only what was not sent."""
         if action == "none":
             return
-        if self.book.position != 0.0:
+        if had != 0:
             self._exit(reason, bar_ms)
         if action == "close":
             return
-        self._enter(1 if action == "long" else -1, sig, bar_ms)
+        self._enter(1 if action == "long" else -1, bar_ms)
 
     def _levels(self, side: int, fill: float, sig: int) -> tuple[float, float, float, bool]:
         """(stop, target, trailing distance, whether an ATR level is needed) of an entry
@@ -394,7 +593,7 @@ class Trader:
             trail, need = cfg.trailing_stop.value * a, True
         return stop, target, trail, need and math.isnan(a)
 
-    def _enter(self, side: int, sig: int, bar_ms: int) -> None:
+    def _enter(self, side: int, bar_ms: int) -> None:
         cfg = self.config
         # the signals were generated on the candles up to the signal bar, the last one seen
         # (a next-open entry acts before the new bar closes)
@@ -549,8 +748,10 @@ class Trader:
             for client_id in (h.stop_order, h.target_order):
                 if client_id is not None:
                     self._cancel(client_id)
-        side = "sell" if self.book.position > 0 else "buy"
-        self._send("exit", bar_ms, side, abs(self.book.position), reason=reason, reduce_only=True)
+        if self.book.position != 0.0:  # 0: closed already (an exit carried out again)
+            side = "sell" if self.book.position > 0 else "buy"
+            amount = abs(self.book.position)
+            self._send("exit", bar_ms, side, amount, reason=reason, reduce_only=True)
         if self.book.position == 0.0:
             self.holding = None
 
@@ -598,9 +799,10 @@ class Trader:
             # decided before a restart: sent already (adopt what the exchange has), or
             # written and never sent (the exchange has no such order: send it now)
             self._our_orders[client_id] = known
-            if known.status != "new":
+            never_sent = known.status == "canceled" and known.info.get("error") == "never sent"
+            if known.status != "new" and not never_sent:
                 return known
-            answer = self._lookup(known)
+            answer = None if never_sent else self._lookup(known)
             if answer is not None:
                 adopted = known.with_(
                     status=answer.get("status") or "open", exchange_id=str(answer["id"])
@@ -712,7 +914,6 @@ class Trader:
             if self.book.apply(fill):
                 self._fills_since = max(self._fills_since, fill.time_ms)
                 if order.intent in PROTECTIVE and self.book.position == 0.0:
-                    self._exits_this_bar = True
                     self.holding = None
 
     def _fill_of(self, trade: Mapping[str, Any], order: Order) -> Fill:
