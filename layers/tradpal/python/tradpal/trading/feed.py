@@ -72,7 +72,11 @@ class LiveFeed:
     ``ws``: a ccxt pro client (``watch_ohlcv``); ``rest``: a ccxt client whose
     ``fetch_ohlcv`` reads the closed bars (a sync client is called in a thread).
     ``now_ms`` is the clock (ms since the epoch) that tells a closed bar from the forming
-    one, ``sleep`` what waits between reconnects (both replaceable in tests).
+    one, ``sleep`` what waits between reconnects (both replaceable in tests). After
+    ``idle_s`` seconds without an update REST is asked instead: ccxt answers a watch only
+    on a message that comes after it, so updates that arrived while a bar was being
+    traded, or a connection that stalled without closing, would otherwise hold the bar's
+    close back until the next message.
     """
 
     def __init__(
@@ -85,6 +89,7 @@ class LiveFeed:
         backoff: Backoff | None = None,
         now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         sleep: Callable[[float], Any] = asyncio.sleep,
+        idle_s: float = 10.0,
     ) -> None:
         self.ws = ws
         self.rest = rest
@@ -93,6 +98,7 @@ class LiveFeed:
         self.backoff = backoff or Backoff()
         self.now_ms = now_ms
         self.sleep = sleep
+        self.idle_s = idle_s
         self.reconnects = 0
 
     @property
@@ -126,7 +132,14 @@ class LiveFeed:
         forming: int | None = None
         while True:
             try:
-                updates = await self.ws.watch_ohlcv(self.symbol, self.timeframe.name)
+                updates = await asyncio.wait_for(
+                    self.ws.watch_ohlcv(self.symbol, self.timeframe.name), self.idle_s
+                )
+            except TimeoutError:
+                # a quiet websocket (updates missed, or a connection stalled without closing):
+                # REST says whether bars closed and which bar is forming
+                updates = await self._fetch(None if last is None else last + 1)
+                updates = [r for r in updates if r[0] + self.bar_ms > self.now_ms()][-1:]
             except Exception as exc:
                 if not _transient(exc):
                     raise
