@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 import pytest
-from e2e.crashing import call, post_throttled, start, token
+from e2e.crashing import call, start, token
 
 RUNS_PER_CYCLE = 12
 WANT_SUCCEEDED = 50
@@ -49,7 +49,7 @@ def test_runs_answered_succeeded_survive_kill_9_at_any_moment(tmp_path):
                 body = {"strategy": "ema_crossover", "params": {"fast": fast, "slow": 60},
                         "data": {"symbol": "SYN/USD", "timeframe": "1h"}}  # fmt: skip
                 # the route's throttle (2/s, burst 5): wait, as told
-                status, accepted = post_throttled(url, tok, "/v1/backtests", body)
+                status, accepted = call(url, tok, "POST", "/v1/backtests", body)
                 assert status == 202, accepted
                 started.append(accepted["run_id"])
             # The kill comes at a random moment while runs are in flight: after a random

@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 
 import pytest
-from e2e.crashing import call, failures, post_throttled, start, token
+from e2e.crashing import call, failures, start, token
 
 from tradpal.notify import verify_signature
 from tradpal.notify.receiver import Reply, WebhookReceiver
@@ -91,7 +91,7 @@ def test_every_finished_run_is_delivered_at_least_once_across_kill_9(tmp_path):
                     fast = 5 + cycle * RUNS_PER_CYCLE + i  # distinct runs
                     body = {"strategy": "ema_crossover", "params": {"fast": fast, "slow": 60},
                             "data": {"symbol": "SYN/USD", "timeframe": "1h"}}  # fmt: skip
-                    code, accepted = post_throttled(up.url, tok, "/v1/backtests", body)
+                    code, accepted = call(up.url, tok, "POST", "/v1/backtests", body)
                     assert code == 202, accepted
                     started.append(accepted["run_id"])
                 runs += started
