@@ -3,12 +3,14 @@
 topology). Orders round-trip exactly and keep their first write's place; a fill is stored
 once per trade id and a book rebuilt from the stored fills is the one that booked them; a
 stale state version is refused; one owner holds the lease until it expires, and a store
-without an unexpired lease writes nothing."""
+without an unexpired lease writes nothing; control commands, asked without a lease, get
+versions 1, 2, ... that no two requests share, and only for a trader that exists."""
 
 from __future__ import annotations
 
 import math
 import struct
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -22,15 +24,18 @@ from tradpal.errors import TradPalError
 from tradpal.trading.book import Book, Fill
 from tradpal.trading.orders import Order, client_order_id
 from tradpal.trading.store import (
+    CONTROL,
     FILL_PREFIX,
     LEASE,
     ORDER_PREFIX,
     STATE,
+    Control,
     LeaseHeld,
     LeaseNotHeld,
     MemoryTradingStore,
     MemoryTradingTable,
     StaleState,
+    TraderNotFound,
     TradingStore,
     TradingStoreError,
 )
@@ -389,6 +394,124 @@ def test_traders_lists_each_trader_with_its_state_and_lease(backend, clock):
     assert one.to_dict()["lease"] == {"owner": "o1", "expires_at": clock.now + TTL}
 
 
+def test_trader_reads_one_trader_as_traders_lists_it(backend, clock):
+    s = backend.store(new_trader(), clock)
+    assert s.trader() is None  # nothing yet
+    s.acquire_lease("a", TTL, clock.now)
+    leased = s.trader()
+    assert (leased.state, leased.version, leased.control) == (None, 0, None)
+    assert leased.lease.owner == "a"
+    s.save_state({"n": 1}, expected_version=None)
+    s.request_control("pause", reason="news", now_s=clock.now)
+    one = s.trader()
+    assert one == {t.trader_id: t for t in s.traders()}[s.trader_id]
+    assert (one.state, one.version, one.control.command) == ({"n": 1}, 1, "pause")
+    s.release_lease("a")
+    assert s.trader().lease is None and s.trader().state == {"n": 1}  # stopped, still known
+
+
+# ---- control ----
+
+
+def test_control_commands_get_versions_one_after_another_without_a_lease(backend, clock):
+    trader = new_trader()
+    backend.store(trader, clock).acquire_lease("a", TTL, clock.now)
+    api = backend.store(trader, clock)  # the API's store: it never acquires the lease
+    assert api.control() is None
+    first = api.request_control("pause", reason="news at 14:00", requested_by="u1", now_s=T0)
+    assert first == Control(trader, "pause", False, "news at 14:00", "u1", T0, 1)
+    assert api.control() == first
+    clock.now += 5.5
+    second = api.request_control("stop", flatten=True, now_s=clock.now)
+    assert second == Control(trader, "stop", True, None, None, clock.now, 2)
+    third = backend.store(trader, clock).request_control("start", now_s=clock.now + 1)
+    assert (third.command, third.version, third.flatten) == ("start", 3, False)
+    assert api.control() == third  # the last one asked for
+    assert third.to_dict() == {
+        "trader_id": trader, "command": "start", "flatten": False, "reason": None,
+        "requested_by": None, "requested_at": clock.now + 1, "version": 3,
+    }  # fmt: skip
+    listed = {t.trader_id: t for t in api.traders()}[trader]
+    assert listed.control == third and listed.to_dict()["control"] == third.to_dict()
+
+
+def test_a_control_for_an_unknown_trader_is_refused_and_writes_nothing(backend, clock):
+    api = backend.store(new_trader(), clock)
+    with pytest.raises(TraderNotFound, match="neither state nor lease") as unknown:
+        api.request_control("stop", now_s=T0)
+    assert unknown.value.trader_id == api.trader_id and "GET /v1/trading" in unknown.value.hint
+    assert isinstance(unknown.value, TradingStoreError)
+    assert api.control() is None
+    assert api.trader_id not in {t.trader_id for t in api.traders()}
+
+
+def test_a_trader_with_state_but_no_lease_still_takes_control(backend, clock):
+    trader = new_trader()
+    s = backend.store(trader, clock)
+    s.acquire_lease("a", TTL, clock.now)
+    s.save_state({"summary": {"status": "stopped"}}, expected_version=None)
+    s.release_lease("a")  # it stopped and let go
+    control = backend.store(trader, clock).request_control("start", now_s=T0)
+    assert control.version == 1
+    assert s.control() == control  # the trader's own store reads what the API wrote
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"command": "halt"}, "unknown"),
+        ({"command": "stop", "flatten": "yes"}, "not a boolean"),
+        ({"command": "stop", "reason": "x" * 201}, "at most 200"),
+        ({"command": "stop", "requested_by": ""}, "requester"),
+        ({"command": "stop", "now_s": math.nan}, "request time"),
+    ],
+)
+def test_a_bad_control_request_is_refused(backend, clock, kwargs, fragment):
+    trader = new_trader()
+    backend.store(trader, clock).acquire_lease("a", TTL, clock.now)
+    api = backend.store(trader, clock)
+    with pytest.raises(TradingStoreError, match=fragment):
+        api.request_control(**{"now_s": T0, **kwargs})
+    assert api.control() is None
+
+
+def test_concurrent_control_requests_never_share_a_version(backend, clock):
+    trader = new_trader()
+    backend.store(trader, clock).acquire_lease("a", TTL, clock.now)
+    if backend.kind == "dynamodb":
+        # moto in this process is not safe for threads: race two requests by hand, the second
+        # one written between the first's read and its write
+        first, other = backend.store(trader, clock), backend.store(trader, clock)
+        read, raced = first._get_items, []
+
+        def read_then_race(*items):
+            got = read(*items)
+            if not raced:
+                raced.append(other.request_control("pause", now_s=T0))
+            return got
+
+        first._get_items = read_then_race
+        mine = first.request_control("stop", flatten=True, now_s=T0 + 1)
+        assert (raced[0].version, mine.version) == (1, 2)
+        assert first.control() == mine
+        return
+    got: list[Control] = []
+    start = threading.Barrier(8)
+
+    def ask(n: int) -> None:
+        start.wait()
+        for i in range(10):
+            got.append(backend.store(trader, clock).request_control("pause", now_s=T0 + i))
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(c.version for c in got) == list(range(1, 81))
+    assert backend.store(trader, clock).control().version == 80
+
+
 # ---- DynamoDB only: the items as stored, and the platform's table ----
 
 
@@ -400,6 +523,9 @@ def test_the_items_as_dynamodb_holds_them(dynamodb_table, clock):
     s.put(order(0))
     s.put_fill(fill("t1", time_ms=5))
     s.save_state({"n": 1}, expected_version=None)
+    TradingStore(s.trader_id, table=dynamodb_table).request_control(
+        "stop", flatten=True, reason="why", requested_by="u1", now_s=T0 + 0.25
+    )
     items = client("dynamodb").query(
         TableName=dynamodb_table,
         KeyConditionExpression="trader_id = :t",
@@ -409,8 +535,17 @@ def test_the_items_as_dynamodb_holds_them(dynamodb_table, clock):
     assert set(by_item) == {
         LEASE,
         STATE,
+        CONTROL,
         ORDER_PREFIX + order(0).client_id,
         FILL_PREFIX + "t1",
+    }
+    assert {k: v for k, v in by_item[CONTROL].items() if k not in ("trader_id", "item")} == {
+        "command": {"S": "stop"},
+        "flatten": {"BOOL": True},
+        "reason": {"S": "why"},
+        "requested_by": {"S": "u1"},
+        "requested_at": {"N": repr(T0 + 0.25)},
+        "version": {"N": "1"},
     }
     assert by_item[LEASE]["owner"] == {"S": "a"}
     assert float(by_item[LEASE]["expires_at"]["N"]) == T0 + TTL

@@ -14,6 +14,9 @@ one partition per trader (partition key ``trader_id``, sort key ``item``):
                        write order of its first write), ``updated_at`` (N, epoch s)
 ``fill#<trade_id>``    ``doc`` (S, the fill as JSON), ``seq`` (N), ``time_ms`` (N, ms
                        since the epoch)
+``control``            ``command`` (S: start, pause or stop), ``flatten`` (BOOL),
+                       ``reason`` and ``requested_by`` (S, absent when not given),
+                       ``requested_at`` (N, epoch s), ``version`` (N, 1, 2, ...)
 =====================  ============================================================
 
 The rules it enforces:
@@ -33,7 +36,15 @@ The rules it enforces:
   that booked them;
 * **no lost update of the state**: the state (a small JSON document the trader defines) is
   versioned; a save names the version it was derived from and is refused
-  (:class:`StaleState`) when another save came first.
+  (:class:`StaleState`) when another save came first;
+* **each control command numbered once**: the API, which holds no lease, records a command
+  for a trader (:meth:`TradingStore.request_control`: start, pause, stop) as the next
+  ``version`` of the trader's one ``control`` item, in a transaction conditioned on the
+  version it read and on the trader existing (its state or lease item), so two requests never
+  share a version and an unknown trader gets no control (:class:`TraderNotFound`). The
+  trader polls :meth:`TradingStore.control` and applies each version once, recording the
+  version it applied in its own state; a newer command replaces an older one not yet applied
+  (the last one asked for is the one that counts).
 
 Orders and fills are kept as JSON text, not as DynamoDB numbers: Python's JSON writes a float
 as its shortest repr and reads the same bits back (``-0.0``, ``5e-324`` and ``NaN``
@@ -53,7 +64,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +76,12 @@ from tradpal.trading.orders import Order
 
 STATE = "state"
 LEASE = "lease"
+CONTROL = "control"
+COMMANDS: tuple[str, ...] = ("start", "pause", "stop")
+"""The control commands: ``start`` (resume entries), ``pause`` (no new entries; open
+positions keep their stops), ``stop`` (cancel the open orders; with ``flatten`` close the
+position too)."""
+MAX_REASON_LENGTH = 200
 ORDER_PREFIX = "order#"
 FILL_PREFIX = "fill#"
 MAX_DOC_BYTES = 350_000
@@ -74,6 +91,10 @@ MAX_ID_LENGTH = 256
 CONFLICT_ATTEMPTS = 4
 """Tries of a transaction that DynamoDB cancelled for a conflict with a concurrent write of
 the same item (a lease renewal from another thread): botocore does not retry those."""
+CONTROL_ATTEMPTS = 8
+"""Tries of a control request whose version another request took first (or whose
+transaction conflicted): each round one of the racing requests wins, so this many callers
+at once all get through."""
 
 Clock = Callable[[], float]
 """Epoch seconds now (``time.time``): the writer's clock, that leases are checked against."""
@@ -105,6 +126,15 @@ class LeaseHeld(LeaseNotHeld):
     """Another owner holds the trader's lease until ``expires_at`` (epoch seconds)."""
 
 
+class TraderNotFound(TradingStoreError):
+    """A control request for a trader with neither state nor lease: no such trader (the API
+    answers 404). Nothing was written."""
+
+    def __init__(self, message: str, *, hint: str, trader_id: str) -> None:
+        super().__init__(message, hint=hint)
+        self.trader_id = trader_id
+
+
 class StaleState(TradingStoreError):
     """A state save derived from ``expected`` while the stored version is ``stored`` (None:
     no state stored yet; ``expected`` None: a first save where a state exists)."""
@@ -129,19 +159,39 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class Control:
+    """The last control command asked of a trader (module docstring): ``command`` (one of
+    :data:`COMMANDS`), ``flatten`` (a stop that also closes the position), why and by whom
+    (None when not said), when (``requested_at``, epoch seconds) and its ``version`` (1, 2,
+    ...: each request the next; the trader applies each version once)."""
+
+    trader_id: str
+    command: str
+    flatten: bool
+    reason: str | None
+    requested_by: str | None
+    requested_at: float
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class TraderSummary:
     """One trader as :meth:`TradingStore.traders` lists it: its state and version (None and
-    0 before its first save), when it was saved (epoch seconds) and its lease (None when
-    it has none: never taken or released)."""
+    0 before its first save), when it was saved (epoch seconds), its lease (None when
+    it has none: never taken or released) and its last control command (None: none asked)."""
 
     trader_id: str
     state: dict[str, Any] | None
     version: int
     updated_at: float | None
     lease: Lease | None
+    control: Control | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        lease = self.lease
+        lease, control = self.lease, self.control
         return {
             "trader_id": self.trader_id,
             "state": self.state,
@@ -150,6 +200,7 @@ class TraderSummary:
             "lease": None
             if lease is None
             else {"owner": lease.owner, "expires_at": lease.expires_at},
+            "control": None if control is None else control.to_dict(),
         }
 
 
@@ -196,6 +247,28 @@ def _check_times(ttl_s: float, now_s: float) -> None:
         raise TradingStoreError(
             f"lease time to live {ttl_s} s at {now_s} s is invalid",
             hint="give a positive ttl_s in seconds and now_s in epoch seconds (time.time())",
+        )
+
+
+def _check_control(
+    command: str, flatten: bool, reason: str | None, requested_by: str | None, now_s: float
+) -> None:
+    if command not in COMMANDS:
+        raise TradingStoreError(
+            f"control command {command!r} is unknown", hint=f"use one of {', '.join(COMMANDS)}"
+        )
+    if not isinstance(flatten, bool):
+        raise TradingStoreError(f"flatten {flatten!r} is not a boolean", hint="give True or False")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_LENGTH):
+        raise TradingStoreError(
+            f"the reason {reason!r:.40} is not text of at most {MAX_REASON_LENGTH} characters",
+            hint="say why in a short sentence, or give none",
+        )
+    if requested_by is not None:
+        _check_id(requested_by, "requester")
+    if not math.isfinite(now_s):
+        raise TradingStoreError(
+            f"request time {now_s} s is invalid", hint="give now_s in epoch seconds (time.time())"
         )
 
 
@@ -259,6 +332,14 @@ class _Base:
             expires_at=lease.expires_at,
         )
 
+    def _unknown(self) -> TraderNotFound:
+        return TraderNotFound(
+            f"no trader {self.trader_id}: it has neither state nor lease",
+            hint="list the traders (GET /v1/trading, TradingStore.traders()); a trader exists "
+            "once it has taken its lease",
+            trader_id=self.trader_id,
+        )
+
     def _stale(self, expected: int | None, stored: int | None) -> StaleState:
         return StaleState(
             f"trader {self.trader_id}: the state is at version {stored or 'none (no state)'}, "
@@ -293,6 +374,37 @@ def _lease_of(trader_id: str, item: dict[str, Any] | None) -> Lease | None:
         return None
     expires_at, acquired_at = _n(item, "expires_at"), _n(item, "acquired_at")
     return Lease(trader_id, item["owner"]["S"], expires_at or 0.0, acquired_at or 0.0)
+
+
+def _control_of(trader_id: str, item: dict[str, Any] | None) -> Control | None:
+    """The control command in DynamoDB item ``item`` (None: no item)."""
+    if not item or "command" not in item:
+        return None
+    return Control(
+        trader_id=trader_id,
+        command=item["command"]["S"],
+        flatten=bool(item.get("flatten", {}).get("BOOL", False)),
+        reason=_s(item, "reason"),
+        requested_by=_s(item, "requested_by"),
+        requested_at=_n(item, "requested_at") or 0.0,
+        version=int(_n(item, "version") or 0),
+    )
+
+
+def _summary_of(trader_id: str, items: dict[str, dict[str, Any]]) -> TraderSummary | None:
+    """The trader whose state, lease and control items (by ``item``) are ``items``; None
+    when it has neither state nor lease (a control item alone makes no trader)."""
+    state, lease = items.get(STATE), items.get(LEASE)
+    if state is None and lease is None:
+        return None
+    return TraderSummary(
+        trader_id=trader_id,
+        state=None if state is None else json.loads(state["doc"]["S"]),
+        version=0 if state is None else int(_n(state, "version")),
+        updated_at=None if state is None else _n(state, "updated_at"),
+        lease=_lease_of(trader_id, lease),
+        control=_control_of(trader_id, items.get(CONTROL)),
+    )
 
 
 class TradingStore(_Base):
@@ -585,18 +697,21 @@ class TradingStore(_Base):
         state and lease.
 
         A scan: the partition key is the trader, and DynamoDB lists partitions only by
-        scanning. The filter returns the state and lease items (two per trader), but the
-        scan reads, and is billed for, every order and fill too: about 4,000 items per
-        1 MB page, so a few pages for the tens of traders and their thousands of orders
+        scanning. The filter returns the state, lease and control items (three per trader),
+        but the scan reads, and is billed for, every order and fill too: about 4,000 items
+        per 1 MB page, so a few pages for the tens of traders and their thousands of orders
         that one user runs, for a listing asked for now and then. A sparse index keyed on
-        the state item is the step up once tables grow past that."""
+        the state item is the step up once tables grow past that. A trader is listed once it
+        has a state or a lease: a control item alone makes none."""
         kwargs: dict[str, Any] = {
             "TableName": self.table,
-            "FilterExpression": "#item IN (:state, :lease)",
+            "FilterExpression": "#item IN (:state, :lease, :control)",
             "ExpressionAttributeNames": {"#item": "item"},
-            "ExpressionAttributeValues": {":state": {"S": STATE}, ":lease": {"S": LEASE}},
+            "ExpressionAttributeValues": {
+                ":state": {"S": STATE}, ":lease": {"S": LEASE}, ":control": {"S": CONTROL},
+            },
             "ConsistentRead": True,
-        }
+        }  # fmt: skip
         found: dict[str, dict[str, dict[str, Any]]] = {}
         while True:
             page = self._ddb.scan(**kwargs)
@@ -605,19 +720,120 @@ class TradingStore(_Base):
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        out = []
-        for trader_id in sorted(found):
-            state, lease = found[trader_id].get(STATE), found[trader_id].get(LEASE)
-            out.append(
-                TraderSummary(
-                    trader_id=trader_id,
-                    state=None if state is None else json.loads(state["doc"]["S"]),
-                    version=0 if state is None else int(_n(state, "version")),
-                    updated_at=None if state is None else _n(state, "updated_at"),
-                    lease=_lease_of(trader_id, lease),
-                )
+        listed = (_summary_of(trader_id, found[trader_id]) for trader_id in sorted(found))
+        return [summary for summary in listed if summary is not None]
+
+    def trader(self) -> TraderSummary | None:
+        """This store's trader as :meth:`traders` lists it (one consistent read of its
+        state, lease and control items), or None when it has neither state nor lease."""
+        return _summary_of(self.trader_id, self._get_items(STATE, LEASE, CONTROL))
+
+    # ---- control ----
+
+    def _get_items(self, *items: str) -> dict[str, dict[str, Any]]:
+        """This trader's ``items`` that exist, by ``item``, in one consistent read."""
+        keys: list[dict[str, Any]] = [self._key(i) for i in items]
+        found: dict[str, dict[str, Any]] = {}
+        ddb = self._ddb
+        for attempt in range(CONFLICT_ATTEMPTS + 4):
+            got = ddb.batch_get_item(
+                RequestItems={self.table: {"Keys": keys, "ConsistentRead": True}}
             )
-        return out
+            for item in got.get("Responses", {}).get(self.table, ()):
+                found[item["item"]["S"]] = item
+            keys = got.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            if not keys:
+                return found
+            time.sleep(0.05 * 2**attempt)  # throttled: DynamoDB left some keys unread
+        raise TradingStoreError(
+            f"trader {self.trader_id}: DynamoDB left items unread after retries",
+            hint="try again; if it persists, check the trading table's capacity",
+        )
+
+    def request_control(
+        self,
+        command: str,
+        *,
+        flatten: bool = False,
+        reason: str | None = None,
+        requested_by: str | None = None,
+        now_s: float,
+    ) -> Control:
+        """Ask the trader for ``command`` (:data:`COMMANDS`) at ``now_s`` (epoch seconds) and
+        return it with its version, the one after the stored control's (1 for the first).
+        Needs no lease (the API asks, the trader acts): each try reads the control and the
+        trader's state and lease items, then writes the next version in one transaction
+        conditioned on the version read and on the state (or, before the first save, the
+        lease) item existing; a try that another request beat is made again. An unknown
+        trader (neither state nor lease) is :class:`TraderNotFound`, with nothing written."""
+        _check_control(command, flatten, reason, requested_by, now_s)
+        ddb = self._ddb
+        for attempt in range(CONTROL_ATTEMPTS):
+            items = self._get_items(STATE, LEASE, CONTROL)
+            anchor = STATE if STATE in items else LEASE if LEASE in items else None
+            if anchor is None:
+                raise self._unknown()
+            stored = _control_of(self.trader_id, items.get(CONTROL))
+            version = 1 if stored is None else stored.version + 1
+            item: dict[str, Any] = {
+                **self._key(CONTROL),
+                "command": {"S": command},
+                "flatten": {"BOOL": flatten},
+                "requested_at": _num(now_s),
+                "version": _num(version),
+            }
+            if reason is not None:
+                item["reason"] = {"S": reason}
+            if requested_by is not None:
+                item["requested_by"] = {"S": requested_by}
+            put: dict[str, Any] = {"TableName": self.table, "Item": item}
+            if stored is None:
+                put["ConditionExpression"] = "attribute_not_exists(#item)"
+                put["ExpressionAttributeNames"] = {"#item": "item"}
+            else:
+                put["ConditionExpression"] = "version = :read"
+                put["ExpressionAttributeValues"] = {":read": _num(stored.version)}
+            exists = {
+                "TableName": self.table,
+                "Key": self._key(anchor),
+                "ConditionExpression": "attribute_exists(#item)",
+                "ExpressionAttributeNames": {"#item": "item"},
+            }
+            try:
+                ddb.transact_write_items(TransactItems=[{"ConditionCheck": exists}, {"Put": put}])
+            except ddb.exceptions.TransactionCanceledException as exc:
+                codes = [r.get("Code") for r in exc.response.get("CancellationReasons") or []]
+                if set(codes) - {"None", "ConditionalCheckFailed", "TransactionConflict"}:
+                    raise TradingStoreError(
+                        f"trader {self.trader_id}: DynamoDB cancelled the control request: {codes}",
+                        hint="try again; if it persists, check the trading table's capacity",
+                    ) from None
+                if "TransactionConflict" in codes:
+                    time.sleep(0.02 * 2**attempt)
+                continue  # another request took the version, or the trader's items changed
+            return Control(
+                self.trader_id, command, flatten, reason, requested_by, float(now_s), version
+            )
+        raise TradingStoreError(
+            f"trader {self.trader_id}: {CONTROL_ATTEMPTS} control requests came at once and "
+            "this one lost every round",
+            hint="ask again: the command last asked for is the one the trader applies",
+        )
+
+    def control(self) -> Control | None:
+        """The trader's last control command (read consistently), or None."""
+        got = self._ddb.get_item(TableName=self.table, Key=self._key(CONTROL), ConsistentRead=True)
+        return _control_of(self.trader_id, got.get("Item"))
+
+
+def list_traders(*, table: str | None = None) -> list[TraderSummary]:
+    """:meth:`TradingStore.traders` of ``table`` (default: the function's trading table),
+    for a caller that serves no one trader (the API)."""
+    return TradingStore(_ANY_TRADER, table=table).traders()
+
+
+_ANY_TRADER = "*"
+"""The trader id of a store made only to list the table (:func:`list_traders`)."""
 
 
 # ---- memory ----
@@ -788,38 +1004,88 @@ class MemoryTradingStore(_Base):
 
     # ---- every trader ----
 
+    def _summary(self, trader_id: str) -> TraderSummary | None:
+        """With the table's lock held: trader ``trader_id`` as :meth:`traders` lists it."""
+        state = self.table.items.get((trader_id, STATE))
+        lease = self.table.items.get((trader_id, LEASE))
+        control = self.table.items.get((trader_id, CONTROL))
+        if state is None and lease is None:
+            return None
+        return TraderSummary(
+            trader_id=trader_id,
+            state=None if state is None else json.loads(state["doc"]),
+            version=0 if state is None else state["version"],
+            updated_at=None if state is None else state["updated_at"],
+            lease=None if lease is None else Lease(trader_id, **lease),
+            control=None if control is None else Control(trader_id, **control),
+        )
+
     def traders(self) -> list[TraderSummary]:
         """As :meth:`TradingStore.traders`: every trader on this store's table."""
         with self.table.lock:
             ids = sorted({t for (t, k) in self.table.items if k in (STATE, LEASE)})
-            out = []
-            for trader_id in ids:
-                state = self.table.items.get((trader_id, STATE))
-                lease = self.table.items.get((trader_id, LEASE))
-                out.append(
-                    TraderSummary(
-                        trader_id=trader_id,
-                        state=None if state is None else json.loads(state["doc"]),
-                        version=0 if state is None else state["version"],
-                        updated_at=None if state is None else state["updated_at"],
-                        lease=None if lease is None else Lease(trader_id, **lease),
-                    )
-                )
-        return out
+            return [s for s in map(self._summary, ids) if s is not None]
+
+    def trader(self) -> TraderSummary | None:
+        """As :meth:`TradingStore.trader`."""
+        with self.table.lock:
+            return self._summary(self.trader_id)
+
+    # ---- control ----
+
+    def request_control(
+        self,
+        command: str,
+        *,
+        flatten: bool = False,
+        reason: str | None = None,
+        requested_by: str | None = None,
+        now_s: float,
+    ) -> Control:
+        """As :meth:`TradingStore.request_control`."""
+        _check_control(command, flatten, reason, requested_by, now_s)
+        with self.table.lock:
+            if self._item(STATE) is None and self._item(LEASE) is None:
+                raise self._unknown()
+            old = self._item(CONTROL)
+            control = Control(
+                self.trader_id,
+                command,
+                flatten,
+                reason,
+                requested_by,
+                float(now_s),
+                1 if old is None else old["version"] + 1,
+            )
+            fields = control.to_dict()
+            del fields["trader_id"]
+            self._set(CONTROL, fields)
+        return control
+
+    def control(self) -> Control | None:
+        """As :meth:`TradingStore.control`."""
+        with self.table.lock:
+            item = self._item(CONTROL)
+        return None if item is None else Control(self.trader_id, **item)
 
 
 __all__ = [
+    "COMMANDS",
+    "CONTROL",
     "FILL_PREFIX",
     "LEASE",
     "ORDER_PREFIX",
     "STATE",
+    "Control",
     "Lease",
     "LeaseHeld",
     "LeaseNotHeld",
     "MemoryTradingStore",
     "MemoryTradingTable",
     "StaleState",
+    "TraderNotFound",
     "TraderSummary",
     "TradingStore",
     "TradingStoreError",
+    "list_traders",
 ]
