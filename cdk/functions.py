@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,8 +42,9 @@ _STREAM_READ = [
     "kinesis:SubscribeToShard",
 ]
 
-# Image builds send the repository as context; none of these belong in an image.
-_IMAGE_EXCLUDE = [
+# Image builds send the repository as context; none of these belong in an image (the
+# functions' images and the traders', cdk/trading.py).
+IMAGE_EXCLUDE = [
     ".git",
     ".venv*",
     "node_modules",
@@ -52,7 +54,7 @@ _IMAGE_EXCLUDE = [
     "benchmarks",
     "**/__pycache__",
     "**/*.so",
-    "*.egg-info",
+    "**/*.egg-info",
     ".pytest_cache",
     ".ruff_cache",
     ".hypothesis",
@@ -208,7 +210,7 @@ class FunctionsStack(cdk.Stack):
         )
         return secret
 
-    def _resource_name(self, key: str) -> str:
+    def resource_name(self, key: str) -> str:
         """The deployed name (or ARN) of the topology resource ``key``."""
         resource = TOPOLOGY.get(key)
         if resource.kind == "table":
@@ -223,6 +225,11 @@ class FunctionsStack(cdk.Stack):
             return self.notifier_secret.secret_name
         return self.shared.state_machine_arns[resource.name]
 
+    def resource_environment(self, keys: Iterable[str]) -> dict[str, str]:
+        """The variable of each topology resource in ``keys`` (``TRADPAL_<KEY>``) holding its
+        deployed name or ARN: what a function (or a trader, cdk/trading.py) finds it by."""
+        return {TOPOLOGY.get(key).env_var: self.resource_name(key) for key in keys}
+
     def _environment(self, cap: Capability) -> dict[str, str]:
         """Powertools' settings, and the variable of each resource the capability is
         granted (:meth:`Capability.resource_keys`), as the local platform sets them too."""
@@ -232,8 +239,7 @@ class FunctionsStack(cdk.Stack):
             "LOG_LEVEL": "INFO",
             STAGE_VAR: self.config.stage,
         }
-        for key in cap.resource_keys():
-            env[TOPOLOGY.get(key).env_var] = self._resource_name(key)
+        env.update(self.resource_environment(cap.resource_keys()))
         # The deployed strategies (strategies/README.md): in the images always, in the layer
         # once scripts/build_lambda.py built it (the source tree has no such folder).
         if cap.strategies and (cap.packaging == "image" or layer_source().name != "tradpal"):
@@ -282,7 +288,7 @@ class FunctionsStack(cdk.Stack):
                     str(ROOT),
                     file=f"functions/images/{cap.name}/Dockerfile",
                     cmd=[cap.handler],
-                    exclude=_IMAGE_EXCLUDE,
+                    exclude=IMAGE_EXCLUDE,
                 ),
                 **common,
             )
@@ -385,7 +391,7 @@ class FunctionsStack(cdk.Stack):
         """What the health checks call: list each bucket, describe each table, the bus, the
         stream, the secret and the state machines; no data access."""
         buckets = [
-            f"arn:{cdk.Aws.PARTITION}:s3:::{self._resource_name(b.key)}" for b in TOPOLOGY.buckets
+            f"arn:{cdk.Aws.PARTITION}:s3:::{self.resource_name(b.key)}" for b in TOPOLOGY.buckets
         ]
         for actions, resources in (
             (["s3:ListBucket"], buckets),
