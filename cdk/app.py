@@ -16,6 +16,7 @@ from cdk.events import EventsStack
 from cdk.functions import FunctionsStack
 from cdk.monitoring import MonitoringStack
 from cdk.orchestration_stack import OrchestrationStack
+from cdk.trading import TradingStack
 from tradpal.platform.catalog import CATALOG, Catalog
 
 # Behaviour the stacks rely on, whatever cdk.json says.
@@ -39,11 +40,14 @@ class TradpalApp:
     orchestration: OrchestrationStack
     api: ApiStack
     monitoring: MonitoringStack
+    trading: TradingStack | None = None
+    """The traders' stack; only when the stage configures ``traders``."""
 
     @property
     def stacks_by_role(self) -> dict[str, cdk.Stack]:
-        """The stacks by role: ``data``, ``functions``, ``events``, ..."""
-        return {
+        """The stacks by role: ``data``, ``functions``, ``events``, ... (``trading`` when
+        traders are configured)."""
+        stacks: dict[str, cdk.Stack] = {
             "data": self.data,
             "functions": self.functions,
             "events": self.events,
@@ -51,6 +55,9 @@ class TradpalApp:
             "api": self.api,
             "monitoring": self.monitoring,
         }
+        if self.trading is not None:
+            stacks["trading"] = self.trading
+        return stacks
 
 
 def build_app(
@@ -85,6 +92,13 @@ def build_app(
     api = ApiStack(
         app, f"{name}Api", config=config, catalog=catalog, functions=functions, tags=tags
     )
+    trading = None
+    if config.traders:
+        trading = TradingStack(
+            app, f"{name}Trading", config=config, data=data, functions=functions, tags=tags
+        )
+        # The stream and the bus a trader writes to (named, so no reference orders them).
+        trading.add_stack_dependency(events)
     monitoring = MonitoringStack(
         app,
         f"{name}Monitoring",
@@ -93,6 +107,7 @@ def build_app(
         events=events,
         orchestration=orchestration,
         api=api,
+        trading=trading,
         tags=tags,
     )
     if nag:
@@ -106,4 +121,5 @@ def build_app(
         orchestration=orchestration,
         api=api,
         monitoring=monitoring,
+        trading=trading,
     )

@@ -1,5 +1,5 @@
 """Monitoring stack: one CloudWatch dashboard and the alarms that matter, sent to an SNS topic
-(e-mail subscription by ``-c alarm_email=...``)."""
+(e-mail subscription by ``-c alarm_email=...``); with traders, a heartbeat alarm each."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from cdk.config import StageConfig
 from cdk.events import EventsStack
 from cdk.functions import FunctionsStack
 from cdk.orchestration_stack import OrchestrationStack
+from cdk.trading import TradingStack
 
 PERIOD = cdk.Duration.minutes(5)
 # A consumer more than 5 minutes behind the market stream is acting on stale candles.
 ITERATOR_AGE_LIMIT_MS = 5 * 60 * 1000
 API_5XX_LIMIT = 5  # server errors per 5 minutes
+_AT_LEAST = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 
 
 class MonitoringStack(cdk.Stack):
@@ -36,6 +38,7 @@ class MonitoringStack(cdk.Stack):
         events: EventsStack,
         orchestration: OrchestrationStack,
         api: ApiStack,
+        trading: TradingStack | None = None,
         **kw,
     ) -> None:
         super().__init__(scope, id, **kw)
@@ -166,6 +169,32 @@ class MonitoringStack(cdk.Stack):
                 ),
                 description=f"{name} dead-letter queue holds messages to inspect and redrive",
             )
+        if trading is not None:
+            self._trader_alarms(trading)
+
+    def _trader_alarms(self, trading: TradingStack) -> None:
+        """A trader prints a heartbeat every minute (tradpal.trading.heartbeat); fewer than
+        one a minute three minutes running, or none at all, means it stopped, hangs or
+        cannot log: missing data breaches."""
+        heartbeats = trading.heartbeats
+        self.dashboard.add_widgets(
+            cw.GraphWidget(
+                title="Trader heartbeats (per minute)",
+                left=[m.with_(label=t) for t, m in heartbeats.items()],
+                width=24,
+            )
+        )
+        for trader_id, metric in heartbeats.items():
+            self._alarm(
+                f"TraderHeartbeat-{trader_id}",
+                metric,
+                description=f"trader {trader_id}: no heartbeat for 3 minutes (stopped, hung "
+                "or not logging)",
+                evaluation_periods=3,
+                datapoints=3,
+                comparison=cw.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cw.TreatMissingData.BREACHING,
+            )
 
     def _alarm(
         self,
@@ -175,6 +204,9 @@ class MonitoringStack(cdk.Stack):
         description: str,
         threshold: float = 1,
         evaluation_periods: int = 1,
+        datapoints: int | None = None,
+        comparison: cw.ComparisonOperator = _AT_LEAST,
+        missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
     ) -> cw.Alarm:
         alarm = metric.create_alarm(
             self,
@@ -182,8 +214,9 @@ class MonitoringStack(cdk.Stack):
             alarm_description=description,
             threshold=threshold,
             evaluation_periods=evaluation_periods,
-            comparison_operator=cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cw.TreatMissingData.NOT_BREACHING,
+            datapoints_to_alarm=datapoints,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
         )
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         self.alarms[id] = alarm
