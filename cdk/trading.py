@@ -295,6 +295,9 @@ class TradingStack(cdk.Stack):
         service = ecs.FargateService(
             scope,
             "Service",
+            # Named: `aws ecs update-service --service trader-<id>`; and a change that would
+            # replace the service fails instead of running the new one beside the old.
+            service_name=f"trader-{trader.id}",
             cluster=self.cluster,
             task_definition=task,
             desired_count=1,

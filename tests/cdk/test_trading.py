@@ -179,6 +179,11 @@ def test_one_task_at_a_time_on_fargate_with_rollback(traders):
         assert [s["CapacityProvider"] for s in service["CapacityProviderStrategy"]] == ["FARGATE"]
         assert "LaunchType" not in service
         assert association_id in res["DependsOn"]
+    services = traders.by_trader("AWS::ECS::Service")
+    assert {tid: s["ServiceName"] for tid, s in services.items()} == {
+        "btc-ema": "trader-btc-ema",
+        "eth-live": "trader-eth-live",
+    }
 
 
 def test_task_definitions_x86_half_a_vcpu_read_only_awslogs_per_trader(traders, egress):
