@@ -45,6 +45,7 @@ def test_design_capabilities_and_handlers():
         "discovery",
         "discovery_evaluate",
         "data",
+        "trading",
         "notifier",
     }
     for cap in CATALOG:

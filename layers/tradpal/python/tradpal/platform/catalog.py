@@ -545,6 +545,25 @@ CATALOG = Catalog(
             access=("market_data_bucket:r", "datasets_table:r", "results_bucket:rw"),
         ),
         Capability(
+            name="trading",
+            description="The traders' state, orders and fills; stop, pause and start them",
+            routes=(
+                Route("GET", "/v1/trading", ("read",), _READ),
+                Route("GET", "/v1/trading/{id}", ("read",), _READ),
+                Route("GET", "/v1/trading/{id}/orders", ("read",), _READ),
+                Route("GET", "/v1/trading/{id}/fills", ("read",), _READ),
+                # acts on a market (the kill switch): trade, held as tight as starting runs
+                Route("POST", "/v1/trading/{id}/stop", ("trade",), _RUN),
+                Route("POST", "/v1/trading/{id}/pause", ("trade",), _RUN),
+                Route("POST", "/v1/trading/{id}/start", ("trade",), _RUN),
+            ),
+            memory_mb=256,
+            timeout_s=10,
+            # reads the traders' items and writes their control item; IAM cannot narrow a
+            # grant to one sort key, so it is the table's read and write
+            access=("trading_table:rw",),
+        ),
+        Capability(
             name="notifier",
             description="Notifications (Telegram, e-mail) for signals, risk, orders and results",
             consumes=(
