@@ -111,8 +111,7 @@ def test_thin_volume_fills_targets_in_part_and_the_book_still_equals_the_exchang
     symbol = session.trader.symbol
     trades = session.exchange.fetch_my_trades(symbol)
     orders = [
-        session.exchange.fetch_order(o.exchange_id, symbol)
-        for o in session.trader.orders.orders.values()
+        session.exchange.fetch_order(o.exchange_id, symbol) for o in session.trader.store.orders()
     ]
     partial = [o for o in orders if o["type"] == "limit" and 0 < o["filled"] < o["amount"]]
     assert partial  # targets filled in part, the rest closed by the next exit

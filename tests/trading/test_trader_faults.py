@@ -92,12 +92,11 @@ def test_a_timeout_after_the_exchange_took_the_order_is_resolved_by_its_client_i
 def test_a_request_lost_before_the_exchange_is_reported_and_not_sent_again(frame):
     bars, _ = entry_bars(frame, 1)
     trader, _exchange, paper, _ = run(frame, {bars[0]: ["timeout before"]})
-    unknown = [o for o in trader.orders.orders.values() if o.status == "unknown"]
+    unknown = [o for o in trader.store.orders() if o.status == "unknown"]
     assert len(unknown) == 1 and unknown[0].intent == "entry"
     assert unknown[0].client_id not in paper._by_client  # never sent a second time
     assert (
-        trader.alerts[0]["severity"] == "critical"
-        and "not sent again" in trader.alerts[0]["message"]
+        trader.alerts[0]["level"] == "critical" and "not sent again" in trader.alerts[0]["message"]
     )
 
 
@@ -113,8 +112,8 @@ def test_a_refused_order_raises_an_alert_and_trading_goes_on(frame):
     bars, backtest = entry_bars(frame, 1)
     trader, _exchange, _paper, _ = run(frame, {bars[0]: ["funds"]})
     (alert,) = trader.alerts
-    assert "insufficient balance" in alert["message"] and alert["type"] == "risk_alert"
-    rejected = [o for o in trader.orders.orders.values() if o.status == "rejected"]
+    assert "insufficient balance" in alert["message"] and alert["kind"] == "order"
+    rejected = [o for o in trader.store.orders() if o.status == "rejected"]
     assert len(rejected) == 1 and "insufficient" in rejected[0].info["error"]
     assert len(trader.book.trades) >= len(backtest.trades) - 2  # later entries still made
 
@@ -136,7 +135,7 @@ def test_a_strategy_that_raises_pauses_the_trader_instead_of_stopping_it(frame):
 
     trader, _, _, _ = run(frame, {}, strategy=Breaks())
     assert trader.paused is not None and "ZeroDivisionError" in trader.paused
-    assert trader.alerts[0]["severity"] == "critical"
+    assert trader.alerts[0]["level"] == "critical"
     assert len(trader.equity) == len(frame)  # every bar was still taken
     entries_after = [t for t in trader.book.trades if t.entry_ms > frame.index[149].value // 10**6]
     assert entries_after == []

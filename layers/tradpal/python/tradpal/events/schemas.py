@@ -57,14 +57,19 @@ class TradingSignal(_Detail):
 
 
 class OrderExecuted(_Detail):
-    order_id: str
+    """A fill of an order (one per exchange trade: a partly filled order has several)."""
+
+    order_id: str = Field(description="the client order id")
     symbol: str
     side: Literal["buy", "sell"]
-    quantity: float = Field(gt=0)
+    quantity: float = Field(gt=0, description="base units filled")
     price: float = Field(gt=0)
-    fee: float = Field(ge=0, default=0.0)
+    fee: float = Field(ge=0, default=0.0, description="in the quote currency")
     mode: Literal["paper", "live"] = "paper"
     time: str
+    trader_id: str | None = None
+    trade_id: str | None = Field(default=None, description="the exchange's trade id")
+    reason: str | None = Field(default=None, description="entry, signal, stop, target...")
 
 
 class PortfolioUpdate(_Detail):
@@ -72,6 +77,7 @@ class PortfolioUpdate(_Detail):
     cash: float
     positions: list[dict[str, Any]] = Field(default_factory=list)
     time: str
+    trader_id: str | None = None
 
 
 class RiskAlert(_Detail):
@@ -81,12 +87,14 @@ class RiskAlert(_Detail):
     message: str
     symbol: str | None = None
     time: str
+    trader_id: str | None = None
 
 
 class SystemHealth(_Detail):
     status: Literal["ok", "degraded", "down"]
     checks: dict[str, Any] = Field(default_factory=dict)
     time: str
+    trader_id: str | None = Field(default=None, description="a trader's heartbeat")
 
 
 class MlModelUpdate(_Detail):

@@ -103,13 +103,19 @@ class Trade:
 
 @dataclass
 class Book:
-    """The cash, position and trades of one trader on one symbol, from ``capital``."""
+    """The cash, position and trades of one trader on one symbol, from ``capital``.
+
+    ``dust`` (base units, default 0): a closing fill that leaves at most this much closes
+    the trade, and the rest is :attr:`dust_left`: a spot exchange cannot sell less than
+    its minimum amount, so a base-asset fee leaves such a remainder in the account."""
 
     capital: float
     cash: float = math.nan
     position: float = 0.0
     trades: list[Trade] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
+    dust: float = 0.0
+    dust_left: float = 0.0
 
     def __post_init__(self) -> None:
         if math.isnan(self.cash):
@@ -182,7 +188,8 @@ class Book:
         trade.exit_fee += fee
         trade.exit_fills += 1
         trade.last_exit_price = fill.price
-        if abs(self.position) <= trade.quantity * 1e-9:
+        if abs(self.position) <= max(trade.quantity * 1e-9, self.dust):
+            self.dust_left += self.position
             self.position = 0.0
             self._close(trade, fill)
 

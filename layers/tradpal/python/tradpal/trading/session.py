@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ class Session:
 
     trader: Trader
     paper: PaperExchange | None = None
+    found: list[str] | None = None
 
     @property
     def symbol(self) -> str:
@@ -45,21 +47,42 @@ class Session:
             self.paper.close_bar(self.symbol, candle.close)
         self.trader.on_bar_close(candle)
 
-    async def run(self, feed: LiveFeed, *, warm_up_bars: int = 500, bars: int | None = None) -> int:
-        """Warm up on the last ``warm_up_bars`` closed bars, then trade every bar the feed
-        closes, until cancelled or (``bars``) that many have closed; returns the number
-        traded. The trader's work runs in a thread so the websocket keeps being read."""
+    async def run(
+        self,
+        feed: LiveFeed,
+        *,
+        warm_up_bars: int = 500,
+        bars: int | None = None,
+        lock: asyncio.Lock | None = None,
+        on_closed: Callable[[Candle], Any] | None = None,
+    ) -> int:
+        """Warm up on the last ``warm_up_bars`` closed bars and restore the trader from its
+        store (a restarted trader warms up only to the last bar it had taken, and goes on
+        from there), then trade every bar the feed closes, until cancelled or (``bars``)
+        that many have closed; returns the number traded. The trader's work runs in a
+        thread so the websocket keeps being read, under ``lock`` when given (others, such
+        as control commands, take it too); ``on_closed`` sees each closed candle after the
+        trader has. Returns what the restore's reconcile found in :attr:`found`."""
+        lock = lock or asyncio.Lock()
         history = await feed.warm_up(warm_up_bars)
-        self.trader.warm_up(history)
-        if self.paper is not None and history:
-            self.paper.close_bar(self.symbol, history[-1].close)
-        after = history[-1].time_ms if history else None
+        async with lock:
+            stored = await asyncio.to_thread(self.trader.store.load_state)
+            last = stored[0].get("last_bar_ms") if stored else None
+            self.trader.warm_up([c for c in history if last is None or c.time_ms <= last])
+            if self.paper is not None and history:
+                self.paper.close_bar(self.symbol, history[-1].close)
+            self.found = await asyncio.to_thread(self.trader.restore_and_report)
+            await asyncio.to_thread(self.trader.save)  # where it stands, before a bar closes
+        after = last if last is not None else (history[-1].time_ms if history else None)
         traded = 0
         async for event in feed.events(after):
-            if isinstance(event, BarOpened):
-                await asyncio.to_thread(self.bar_opened, event.time_ms, event.price)
-                continue
-            await asyncio.to_thread(self.bar_closed, event)
+            async with lock:
+                if isinstance(event, BarOpened):
+                    await asyncio.to_thread(self.bar_opened, event.time_ms, event.price)
+                    continue
+                await asyncio.to_thread(self.bar_closed, event)
+            if on_closed is not None:
+                on_closed(event)
             traded += 1
             if bars is not None and traded >= bars:
                 break

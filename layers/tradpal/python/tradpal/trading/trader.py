@@ -37,6 +37,7 @@ from tradpal.errors import TradPalError
 from tradpal.risk import DrawdownGuard, kelly_from_trades, leverage_cap, position_size
 from tradpal.trading.book import Book, Fill
 from tradpal.trading.orders import PROTECTIVE, Intent, Order, client_order_id, intent_of
+from tradpal.trading.paper import PaperExchange
 from tradpal.trading.protections import Protections
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,19 @@ log = logging.getLogger(__name__)
 QUIETING_EXITS = frozenset({"stop", "target", "trailing", "liquidation", "time"})
 """Exits after which their bar's signals do not act (protective orders and time stops)."""
 
+LIVE_TRADES_LIMIT = 1000
+"""Trades read per sync from a live exchange (Binance's most): a trader syncs at every bar
+and order, so its new fills are always among the latest."""
+
 SKIPS = ("guard", "no_level", "bad_level", "no_size", "paused", "protection")
 """Why an entry was skipped (the engine's ``skipped_entries`` keys)."""
+
+
+def _iso(time_ms: int) -> str:
+    """``time_ms`` (ms since the epoch) as ISO 8601 UTC, the events' ``time``."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(time_ms / 1000, UTC).isoformat().replace("+00:00", "Z")
 
 
 class TradingError(TradPalError):
@@ -65,25 +77,35 @@ class Candle:
     volume: float
 
 
-class OrderStore(Protocol):
-    """Where a trader records its orders, before sending them (write-ahead)."""
+class TraderStore(Protocol):
+    """What a trader keeps across restarts (:mod:`tradpal.trading.store`: DynamoDB, or in
+    memory): orders written before they are sent, fills once by trade id, a versioned
+    state document."""
 
     def put(self, order: Order) -> None: ...
 
     def get(self, client_id: str) -> Order | None: ...
 
+    def orders(self) -> list[Order]: ...
 
-class MemoryOrders:
-    """An :class:`OrderStore` in memory (replays and tests)."""
+    def put_fill(self, fill: Fill) -> bool: ...
 
-    def __init__(self) -> None:
-        self.orders: dict[str, Order] = {}
+    def fills(self) -> list[Fill]: ...
 
-    def put(self, order: Order) -> None:
-        self.orders[order.client_id] = order
+    def save_state(self, state: dict[str, Any], *, expected_version: int | None) -> int: ...
 
-    def get(self, client_id: str) -> Order | None:
-        return self.orders.get(client_id)
+    def load_state(self) -> tuple[dict[str, Any], int] | None: ...
+
+
+def memory_store(trader_id: str) -> TraderStore:
+    """A :class:`~tradpal.trading.store.MemoryTradingStore` of its own, its lease taken for
+    good: nothing else can see it, so no other trader can contend for it (replays, a paper
+    session that keeps nothing)."""
+    from tradpal.trading.store import MemoryTradingStore
+
+    store = MemoryTradingStore(trader_id)
+    store.acquire_lease(f"{trader_id}-memory", ttl_s=float(2**31), now_s=time.time())
+    return store
 
 
 @dataclass
@@ -139,7 +161,13 @@ class Trader:
     backtest uses; ``exchange`` anything with ccxt's order interface; ``trader_id`` names
     this trader in its client order ids. ``window``: the strategy runs on the last that many
     candles (None: all seen, as a backtest over the same candles; a live trader bounds it so
-    that each bar costs the same, e.g. 1000).
+    that each bar costs the same, e.g. 1000). ``store`` keeps its orders, fills and state
+    (:class:`TraderStore`; default: :func:`memory_store`); ``on_event(type, detail)``
+    receives its ``order_executed``, ``portfolio_update`` and ``risk_alert`` events (the
+    bus's schemas); ``mode`` paper or live (default: paper on a
+    :class:`~tradpal.trading.paper.PaperExchange`); ``watch_target``: the stop alone rests
+    on the exchange and the trader closes at the market at the close of a bar that reached
+    the target (a spot account, which holds the coins for one order only).
     """
 
     def __init__(
@@ -152,16 +180,18 @@ class Trader:
         config: BacktestConfig | None = None,
         params: Mapping[str, Any] | None = None,
         trader_id: str = "trader",
-        orders: OrderStore | None = None,
+        store: TraderStore | None = None,
         capital: float | None = None,
         retries: int = 3,
         backoff_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,
-        on_alert: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
         window: int | None = None,
         protections: Protections | None = None,
         open_positions: Callable[[], int] | None = None,
         owns_account: bool = False,
+        mode: str | None = None,
+        watch_target: bool = False,
     ) -> None:
         from tradpal.strategies import get_strategy
         from tradpal.timeframes import parse_timeframe
@@ -174,7 +204,7 @@ class Trader:
         self.given_params = dict(params or {})
         self.params: dict[str, Any] | None = None
         self.trader_id = trader_id
-        self.orders = orders if orders is not None else MemoryOrders()
+        self.store = store if store is not None else memory_store(trader_id)
         self.book = Book(self.config.capital if capital is None else capital)
         self.guard = DrawdownGuard.start(self.config.max_drawdown, self.book.capital)
         self.history = _History()
@@ -200,17 +230,21 @@ class Trader:
         self.open_positions = open_positions
         self.owns_account = owns_account
         self._state_version: int | None = None
-        put_fill = getattr(self.orders, "put_fill", None)
-        self.store_fills: Callable[[Fill], Any] | None = put_fill
         self.blocked: str | None = None  # why a protection last blocked an entry
         self._day = -1
         self._day_equity = self.book.capital
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
-        self.on_alert = on_alert
+        self.on_event = on_event
         self.alerts: list[dict[str, Any]] = []
         self.paused: str | None = None  # why no new entries are opened, None: trading
+        self.stopped = False  # the kill switch: open orders cancelled, none sent
+        self.reconciled: list[str] = []  # what the last reconcile found
+        self.watch_target = watch_target
+        self._mark: float | None = None  # the price of the bar event being handled
+        self.control_version = 0  # the last control command applied (tradpal.trading.store)
+        self.mode = mode or ("paper" if isinstance(exchange, PaperExchange) else "live")
         self._atr: np.ndarray | None = None
         self._vol: np.ndarray | None = None
 
@@ -219,9 +253,10 @@ class Trader:
     def on_bar_open(self, time_ms: int, price: float) -> None:
         """The next bar has opened at ``price``: a decision of the last close acts now
         (``fill="next_open"``)."""
-        if self.pending is None:
+        if self.pending is None or self.stopped:
             return
         action, reason, _signal_ms, had = self.pending
+        self._mark = float(price)
         if self._signals is None and not self._compute_or_pause():
             return  # restarted between the decision and its bar's open: the signals again
         self._act(action, reason, int(time_ms), had)
@@ -235,16 +270,27 @@ class Trader:
             last = self.history.close[-1] if len(self.history) else candle.open
             self._day, self._day_equity = day, self.book.equity(last)
         self.history.append(candle)
+        self._mark = float(candle.close)
         self.bar += 1
         t = self.bar
+        closed_before = len(self.book.closed_trades)
         self._sync_fills()
-        protective = self._protective_exit_in(candle)
+        protective = (
+            self._protective_exit_in(candle)
+            or self._protective_exit_since(closed_before)
+            or self.stopped
+        )
         h = self.holding
+        if h is not None and not protective and self._target_reached(h, candle):
+            self._exit("target", candle.time_ms)
+            protective = True
+            h = self.holding
         if h is not None and not protective:
             self._trail(h, candle)
         h = self.holding
         if (
             h is not None
+            and not self.stopped
             and self.config.time_stop_bars
             and t - h.entry_bar >= self.config.time_stop_bars
         ):
@@ -270,8 +316,15 @@ class Trader:
         self.guard = self.guard.update(equity)
         self._done_ms = candle.time_ms
         self._persist()
+        self._emit("portfolio_update", self._portfolio())
 
     # ---- decisions ----
+
+    def _protective_exit_since(self, closed_before: int) -> bool:
+        """Whether a trade closed by a protective order was booked since there were
+        ``closed_before`` closed trades: a live exchange's fill times need not fall inside
+        the bar's window (latency, clocks), the sync that found them does."""
+        return any(t.exit_reason in QUIETING_EXITS for t in self.book.closed_trades[closed_before:])
 
     def _protective_exit_in(self, candle: Candle) -> bool:
         """Whether a protective order or a time stop closed the position during ``candle``
@@ -296,6 +349,7 @@ class Trader:
 
         return {
             "last_bar_ms": self._done_ms,
+            "bar": self.bar,
             "holding": asdict(self.holding) if self.holding is not None else None,
             "guard": self.guard.to_dict(),
             "pending": list(self.pending) if self.pending is not None else None,
@@ -306,24 +360,30 @@ class Trader:
             "day_equity": self._day_equity,
             "fills_since": self._fills_since,
             "params": self.params,
+            "stopped": self.stopped,
+            "control_version": self.control_version,
+            "summary": self.summary(),
         }
 
+    def save(self) -> None:
+        """Write the state (:meth:`snapshot`) now; the trader also does at each event."""
+        self._persist()
+
     def _persist(self) -> None:
-        save = getattr(self.orders, "save_state", None)
-        if save is not None:
-            self._state_version = save(self.snapshot(), expected_version=self._state_version)
+        self._state_version = self.store.save_state(
+            self.snapshot(), expected_version=self._state_version
+        )
 
     def restore(self) -> dict[str, Any] | None:
         """Take up where the last run of this trader stopped: its fills rebuild the book,
         its orders are known again, its snapshot gives the position's levels, the guard and
         a pending decision; then :meth:`reconcile` checks all of it against the exchange.
         Returns the snapshot (None: a first start)."""
-        load = getattr(self.orders, "load_state", None)
-        loaded = load() if load is not None else None
-        for fill in getattr(self.orders, "fills", list)():
+        loaded = self.store.load_state()
+        for fill in self.store.fills():
             self.book.apply(fill)
             self._fills_since = max(self._fills_since, fill.time_ms)
-        for order in getattr(self.orders, "orders", lambda: [])():
+        for order in self.store.orders():
             self._our_orders[order.client_id] = order
         if loaded is None:
             self.reconcile()
@@ -335,15 +395,23 @@ class Trader:
         self.pending = tuple(state["pending"]) if state.get("pending") else None  # type: ignore[assignment]
         self.skipped.update(state.get("skipped") or {})
         self.paused, self.blocked = state.get("paused"), state.get("blocked")
+        self.stopped = bool(state.get("stopped"))
+        self.control_version = int(state.get("control_version") or 0)
         self._day, self._day_equity = (
             state.get("day", -1),
             state.get("day_equity", self.book.capital),
         )
         self._fills_since = max(self._fills_since, state.get("fills_since") or 0)
         self._done_ms = state.get("last_bar_ms")
+        self.bar = state.get("bar", self.bar)  # the bar count time stops measure from
         self.params = state.get("params")
         self.reconcile()
         return state
+
+    def restore_and_report(self) -> list[str]:
+        """:meth:`restore`, returning what its reconcile found (one line each)."""
+        self.restore()
+        return list(self.reconciled)
 
     def reconcile(self) -> list[str]:
         """Check the trader's orders, fills and position against the exchange, and repair
@@ -364,7 +432,9 @@ class Trader:
                 elif order.status == "open":
                     self._record(order.with_(status="unknown"))
                     self.alert(
-                        f"open order {order.client_id} is not on the exchange", severity="critical"
+                        f"open order {order.client_id} is not on the exchange",
+                        level="critical",
+                        kind="reconcile",
                     )
                     found.append(f"order {order.client_id} is gone from the exchange")
                 continue
@@ -395,6 +465,7 @@ class Trader:
         self._check_position(found)
         if self.holding is not None and self.book.position == 0.0:
             self.holding = None
+        self.reconciled = found
         return found
 
     def _adopt(self, answer: Mapping[str, Any], intent: Intent) -> None:
@@ -457,26 +528,163 @@ class Trader:
             self.bar += 1
             self._done_ms = candle.time_ms
 
-    def alert(self, message: str, *, severity: str = "warning") -> None:
-        """Record a ``risk_alert`` (and hand it to ``on_alert``, which publishes it)."""
+    def alert(self, message: str, *, level: str = "warning", kind: str = "trading") -> None:
+        """Raise a ``risk_alert`` (:class:`~tradpal.events.schemas.RiskAlert`'s fields):
+        kept in :attr:`alerts`, logged, and handed to ``on_event``. ``level`` info, warning
+        or critical; ``kind`` what it is about (order, reconcile, paused, fee, control...).
+        Its id is derived from the trader, the bar and the message: the same alert raised
+        again after a restart has the same id (consumers drop the repeat)."""
+        import hashlib
+
+        bar = self.history.time_ms[-1] if len(self.history) else None
+        key = f"{self.trader_id}|{bar}|{kind}|{message}".encode()
         event = {
-            "type": "risk_alert",
-            "trader": self.trader_id,
-            "symbol": self.symbol,
-            "severity": severity,
+            "alert_id": hashlib.sha256(key).hexdigest()[:32],
+            "level": level,
+            "kind": kind,
             "message": message,
-            "bar": self.history.time_ms[-1] if len(self.history) else None,
+            "symbol": self.symbol,
+            "time": _iso(bar if bar is not None else int(time.time() * 1000)),
+            "trader_id": self.trader_id,
         }
         self.alerts.append(event)
         log.warning("risk_alert %s %s: %s", self.trader_id, self.symbol, message)
-        if self.on_alert is not None:
-            self.on_alert(event)
+        self._emit("risk_alert", event)
+
+    def _emit(self, detail_type: str, detail: dict[str, Any]) -> None:
+        """Hand an event to ``on_event``; its failure is logged, never the trader's."""
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(detail_type, detail)
+        except Exception:
+            log.exception(
+                "the %s event of trader %s was not delivered", detail_type, self.trader_id
+            )
+
+    def _executed(self, fill: Fill) -> dict[str, Any]:
+        """The ``order_executed`` event of a booked fill."""
+        return {
+            "order_id": fill.client_id,
+            "trade_id": fill.trade_id,
+            "trader_id": self.trader_id,
+            "symbol": self.symbol,
+            "side": fill.side,
+            "quantity": fill.amount,
+            "price": fill.price,
+            "fee": fill.fee,
+            "mode": self.mode,
+            "reason": fill.reason,
+            "time": _iso(fill.time_ms),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Where the trader stands, as its state document's ``summary`` (what
+        ``GET /v1/trading`` shows): prices in the quote currency, position in base units
+        (signed: negative is short), times in ms since the epoch."""
+        book = self.book
+        price = float(self.history.close[-1]) if len(self.history) else None
+        trade = book.open_trade
+        equity = book.equity(price) if price is not None else book.cash
+        realized = sum(t.pnl for t in book.closed_trades)
+        return {
+            "strategy": getattr(self.strategy, "name", str(self.strategy)),
+            "symbol": self.symbol,
+            "timeframe": self.timeframe.name,
+            "exchange": str(getattr(self.exchange, "id", "")),
+            "mode": self.mode,
+            "status": self.status,
+            "position": book.position,
+            "avg_entry_price": trade.entry_price if trade is not None else None,
+            "cash": book.cash,
+            "equity": equity,
+            "capital": book.capital,
+            "realized_pnl": realized,
+            "unrealized_pnl": equity - book.capital - realized,
+            "last_price": price,
+            "last_bar_ms": self._done_ms,
+            "num_trades": len(book.closed_trades),
+            "paused_reason": self.paused,
+            "control_version": self.control_version,
+            "updated_ms": int(time.time() * 1000),
+        }
+
+    @property
+    def status(self) -> str:
+        """running, paused (no new entries) or stopped (the kill switch: no orders)."""
+        return "stopped" if self.stopped else ("paused" if self.paused is not None else "running")
+
+    def _portfolio(self) -> dict[str, Any]:
+        """The ``portfolio_update`` event at a bar's close."""
+        s = self.summary()
+        position = {
+            "symbol": self.symbol,
+            "quantity": s["position"],
+            "avg_entry_price": s["avg_entry_price"],
+            "last_price": s["last_price"],
+        }
+        return {
+            "trader_id": self.trader_id,
+            "equity": s["equity"],
+            "cash": s["cash"],
+            "positions": [position] if s["position"] else [],
+            "time": _iso(self._done_ms or int(time.time() * 1000)),
+        }
+
+    def apply_control(self, control: Any) -> bool:
+        """Carry out a control command (:class:`tradpal.trading.store.Control`: ``command``
+        start, pause or stop, ``flatten``, ``version``, ``reason``, ``requested_by``) once:
+        a version at or below the last applied is ignored. ``stop`` is the kill switch:
+        every open order of this trader is cancelled and, with ``flatten``, the position is
+        closed at the market; no order goes out until ``start``. ``pause`` stops new
+        entries (the position keeps its stop and target). ``start`` lifts both, and puts a
+        position that a stop left unprotected under its stop and target again. Returns
+        whether it applied the command."""
+        version = int(control.version)
+        if version <= self.control_version:
+            return False
+        who = f" by {control.requested_by}" if getattr(control, "requested_by", None) else ""
+        why = f": {control.reason}" if getattr(control, "reason", None) else ""
+        bar_ms = self._done_ms or int(time.time() * 1000)
+        if control.command == "stop":
+            self.stopped = True
+            self.pending = None
+            for order in list(self._our_orders.values()):
+                if order.status in ("open", "new") and order.exchange_id is not None:
+                    self._cancel(order.client_id)
+            if self.holding is not None:
+                self.holding.stop_order = self.holding.target_order = None
+            if control.flatten and self.book.position != 0.0:
+                side = "sell" if self.book.position > 0 else "buy"
+                self._send("exit", bar_ms, side, abs(self.book.position), reason="kill_switch",
+                           reduce_only=True, revision=version)  # fmt: skip
+                if self.book.position == 0.0:
+                    self.holding = None
+            flat = "flattened" if control.flatten else "position kept, unprotected"
+            self.alert(f"stopped{who}{why} ({flat})", level="critical", kind="kill_switch")
+        elif control.command == "pause":
+            self.paused = f"paused{who}{why}"
+            self.alert(self.paused, level="warning", kind="control")
+        elif control.command == "start":
+            was_stopped, self.stopped, self.paused = self.stopped, False, None
+            h = self.holding
+            if was_stopped and h is not None and self.book.position != 0.0:
+                h.revision += 1
+                self._protect(h, h.entry_ms)
+            self.alert(f"started{who}{why}", level="info", kind="control")
+        else:
+            raise TradingError(
+                f"unknown control command {control.command!r}", hint="use start, pause or stop"
+            )
+        self.control_version = version
+        self._persist()
+        return True
 
     def pause(self, why: str) -> None:
         """No new entries until :meth:`resume` (exits and protective orders go on)."""
         if self.paused is None:
             self.paused = why
-            self.alert(f"paused: {why}", severity="critical")
+            self.alert(f"paused: {why}", level="critical", kind="paused")
 
     def resume(self) -> None:
         self.paused = None
@@ -601,7 +809,7 @@ class Trader:
         if not self.guard.allows_entry:
             self.skipped["guard"] += 1
             return
-        if self.paused is not None:
+        if self.paused is not None or self.stopped:
             self.skipped["paused"] += 1
             return
         if self.protections.any:
@@ -685,6 +893,13 @@ class Trader:
                 level, reason = liq, "liquidation"
         return level, reason
 
+    def _target_reached(self, h: _Holding, candle: Candle) -> bool:
+        """Whether ``candle`` reached the target that the trader watches itself
+        (``watch_target``: only the stop rests on the exchange)."""
+        if not self.watch_target or h.target_order is not None or math.isnan(h.target):
+            return False
+        return candle.high >= h.target if h.side > 0 else candle.low <= h.target
+
     def _protect(self, h: _Holding, bar_ms: int) -> None:
         """Send the stop-market order at the adverse level and the target's limit order."""
         exit_side = "sell" if h.side > 0 else "buy"
@@ -702,7 +917,10 @@ class Trader:
                 revision=h.revision,
             )
             h.stop_order, h.stop_level = (order.client_id if order else None), level
-        if not math.isnan(h.target) and self.book.position != 0.0:
+        # a spot account holds the coins for one order only: the stop rests, the target is
+        # watched (_target_reached)
+        watched = self.watch_target and not math.isnan(level)
+        if not math.isnan(h.target) and self.book.position != 0.0 and not watched:
             order = self._send(
                 "target",
                 bar_ms,
@@ -711,6 +929,7 @@ class Trader:
                 price=h.target,
                 reason="target",
                 reduce_only=True,
+                revision=h.revision,
             )
             h.target_order = order.client_id if order else None
 
@@ -748,6 +967,7 @@ class Trader:
             for client_id in (h.stop_order, h.target_order):
                 if client_id is not None:
                     self._cancel(client_id)
+            self._sync_fills()  # a protective order may have filled since the last sync
         if self.book.position != 0.0:  # 0: closed already (an exit carried out again)
             side = "sell" if self.book.position > 0 else "buy"
             amount = abs(self.book.position)
@@ -758,6 +978,10 @@ class Trader:
     # ---- orders and fills ----
 
     def _price(self) -> float:
+        """The price a decision is sized at: the bar's open or close it acts at (what the
+        engine fills at, and what a paper exchange's ticker says), else the ticker's."""
+        if self._mark is not None:
+            return self._mark
         ticker = self.exchange.fetch_ticker(self.symbol)
         price = ticker.get("last")
         if price is None or not price > 0:
@@ -794,7 +1018,7 @@ class Trader:
             reduce_only=reduce_only,
             reason=reason,
         )
-        known = self.orders.get(client_id)
+        known = self.store.get(client_id)
         if known is not None:
             # decided before a restart: sent already (adopt what the exchange has), or
             # written and never sent (the exchange has no such order: send it now)
@@ -810,7 +1034,7 @@ class Trader:
                 self._record(adopted)
                 self._sync_fills()
                 return adopted
-        self.orders.put(order)  # written before it is sent
+        self.store.put(order)  # written before it is sent
         self._our_orders[client_id] = order
         answer = self._create(order)
         if answer is None:
@@ -821,7 +1045,7 @@ class Trader:
         return order
 
     def _record(self, order: Order) -> None:
-        self.orders.put(order)
+        self.store.put(order)
         self._our_orders[order.client_id] = order
 
     def _create(self, order: Order) -> dict[str, Any] | None:
@@ -859,7 +1083,8 @@ class Trader:
                 self.alert(
                     f"order {order.client_id} ({order.intent}) timed out and the exchange "
                     f"does not show it; not sent again",
-                    severity="critical",
+                    level="critical",
+                    kind="order",
                 )
                 return None
             except ExchangeError as exc:
@@ -887,31 +1112,42 @@ class Trader:
 
     def _refused(self, order: Order, why: str) -> None:
         self._record(order.with_(status="rejected", info={"error": why}))
-        self.alert(f"order {order.client_id} ({order.intent}) refused: {why}")
+        self.alert(f"order {order.client_id} ({order.intent}) refused: {why}", kind="order")
 
     def _cancel(self, client_id: str) -> None:
         order = self._our_orders.get(client_id)
         if order is None or order.exchange_id is None:
             return
+        from ccxt.base.errors import InvalidOrder, OrderNotFound
+
         current = self.exchange.fetch_order(order.exchange_id, self.symbol)
         if current.get("status") == "open":
-            current = self.exchange.cancel_order(order.exchange_id, self.symbol)
+            try:
+                current = self.exchange.cancel_order(order.exchange_id, self.symbol)
+            except (OrderNotFound, InvalidOrder):  # it filled or went meanwhile: as it is now
+                current = self.exchange.fetch_order(order.exchange_id, self.symbol)
         self._our_orders[client_id] = order.with_(status=current.get("status") or "canceled")
-        self.orders.put(self._our_orders[client_id])
+        self.store.put(self._our_orders[client_id])
 
     def _sync_fills(self) -> None:
         """Book the exchange's fills of our orders not booked yet."""
         by_exchange_id = {o.exchange_id: o for o in self._our_orders.values() if o.exchange_id}
-        for trade in self.exchange.fetch_my_trades(self.symbol, since=self._fills_since):
+        if isinstance(self.exchange, PaperExchange):
+            trades = self.exchange.fetch_my_trades(self.symbol, since=self._fills_since)
+        else:
+            # the latest trades, no `since`: Binance reads one as a 24-hour window from it,
+            # which misses newer fills; the book takes each trade id once
+            trades = self.exchange.fetch_my_trades(self.symbol, limit=LIVE_TRADES_LIMIT)
+        for trade in trades:
             order = self._our_orders.get(str(trade.get("clientOrderId"))) or by_exchange_id.get(
                 str(trade.get("order"))
             )
-            if order is None:
-                continue
+            if order is None or str(trade["id"]) in self.book.seen:
+                continue  # not ours, or booked (and stored) before
             fill = self._fill_of(trade, order)
-            if self.store_fills is not None:
-                self.store_fills(fill)  # recorded before it changes the book
+            self.store.put_fill(fill)  # recorded before it changes the book
             if self.book.apply(fill):
+                self._emit("order_executed", self._executed(fill))
                 self._fills_since = max(self._fills_since, fill.time_ms)
                 if order.intent in PROTECTIVE and self.book.position == 0.0:
                     self.holding = None
@@ -929,7 +1165,10 @@ class Trader:
         elif currency == base:
             base_fee = cost
         elif cost:
-            self.alert(f"a fee of {cost} {currency} on trade {trade['id']} is not in the book")
+            self.alert(
+                f"a fee of {cost} {currency} on trade {trade['id']} is not in the book",
+                kind="fee",
+            )
         return Fill(
             trade_id=str(trade["id"]),
             client_id=order.client_id,
