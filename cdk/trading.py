@@ -25,8 +25,6 @@ service running ``tradpal trade`` for one strategy on one symbol, in a VPC of it
 
 from __future__ import annotations
 
-import json
-
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_ec2 as ec2
@@ -45,6 +43,7 @@ from tradpal.events.publisher import event_source
 from tradpal.platform.environment import STAGE_VAR
 from tradpal.platform.observability import METRICS_NAMESPACE
 from tradpal.trading.heartbeat import HEARTBEAT_METRIC, HEARTBEAT_PERIOD_S, HEARTBEAT_SERVICE
+from tradpal.trading.runner import TRADER_RESOURCES
 
 DOCKERFILE = "functions/images/trader/Dockerfile"
 CPU = 512  # 0.5 vCPU: a strategy's bar-close computation over its window, one symbol
@@ -54,9 +53,6 @@ LIVE_TRADING_VAR = "TRADPAL_LIVE_TRADING"
 EXCHANGE_SECRET_VAR = "TRADPAL_EXCHANGE_SECRET"
 TRADER_SOURCE = event_source("trading")
 """The ``source`` a trader's events carry, the only one its role may put on the bus."""
-# What a trader reaches: its state, lease, orders and fills; the candles it publishes; its
-# events. The variables (TRADPAL_<KEY>) are the functions' own (FunctionsStack).
-TRADER_RESOURCES = ("trading_table", "market_data_stream", "event_bus")
 # Item operations on the trader's own partition; TransactWriteItems is no IAM action: its
 # Put/Update/Delete are authorised as PutItem/UpdateItem/DeleteItem, its ConditionCheck (the
 # lease check beside every write) as ConditionCheckItem.
@@ -101,7 +97,8 @@ def trader_command(trader: TraderConfig) -> list[str]:
         "--live" if trader.live else "--paper",
     ]
     if trader.params:
-        command += ["--params", json.dumps(dict(trader.params), sort_keys=True)]
+        for name, value in sorted(trader.params.items()):  # the CLI's --param NAME=VALUE
+            command += ["--param", f"{name}={value}"]
     if trader.capital is not None:
         command += ["--capital", repr(trader.capital)]
     return command
@@ -428,7 +425,6 @@ __all__ = [
     "EXCHANGE_SECRET_VAR",
     "LIVE_TRADING_VAR",
     "TRADER_ID_VAR",
-    "TRADER_RESOURCES",
     "TradingStack",
     "heartbeat_metric",
     "trader_command",

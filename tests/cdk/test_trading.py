@@ -228,7 +228,7 @@ def test_container_command_and_environment(traders):
     assert paper["Command"] == [
         "--trader-id", "btc-ema", "--strategy", "ema_crossover", "--symbol", "BTC/USDT",
         "--timeframe", "1h", "--exchange", "binance", "--paper",
-        "--params", '{"fast": 12, "slow": 26}', "--capital", "1000.0",
+        "--param", "fast=12", "--param", "slow=26", "--capital", "1000.0",
     ]  # fmt: skip
     assert live["Command"] == [
         "--trader-id", "eth-live", "--strategy", "confluence", "--symbol", "ETH/USDT",
@@ -412,7 +412,7 @@ def test_cdk_nag_and_cfn_lint_clean_with_traders(which, request):
 
 def test_trader_command_formats_params_and_capital():
     trader = TraderConfig("t1", "ema_crossover", "SOL/USDC", "15m", params={"slow": 50, "fast": 8})
-    assert trader_command(trader)[-3:] == ["--paper", "--params", '{"fast": 8, "slow": 50}']
+    assert trader_command(trader)[-5:] == ["--paper", "--param", "fast=8", "--param", "slow=50"]
     assert "--capital" not in trader_command(trader)
 
 

@@ -67,3 +67,83 @@ def test_protections_from_the_command_line_block_entries(capsys):
                     "--stoploss-guard", "2/24/24")  # fmt: skip
     assert guarded["num_trades"] < free["num_trades"]
     assert guarded["meta"]["skipped_entries"]["protection"] > 0
+
+
+# ---- on the exchange's websocket (tradpal.trading.runner, tested on the fake exchange) ----
+
+
+def test_live_trading_is_off_unless_the_setting_says_so(capsys, monkeypatch):
+    monkeypatch.delenv("TRADPAL_LIVE_TRADING", raising=False)
+    code = run(["trade", "--live", "--strategy", "rsi_reversal"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "live trading is off" in err and "live_trading = true" in err
+
+
+def test_a_replay_is_on_paper_only(capsys, monkeypatch):
+    monkeypatch.setenv("TRADPAL_LIVE_TRADING", "true")
+    code = run(["trade", "--live", "--replay", "sample"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "--replay on paper" in err
+
+
+def test_a_live_trader_needs_its_keys_from_secrets_manager(capsys, monkeypatch):
+    monkeypatch.setenv("TRADPAL_LIVE_TRADING", "true")
+    monkeypatch.delenv("TRADPAL_EXCHANGE_SECRET", raising=False)
+    code = run(["trade", "--live"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "exchange_secret" in err and "Traceback" not in err
+
+
+def test_a_secret_without_keys_is_named_and_its_values_are_never_shown(capsys, monkeypatch):
+    from moto import mock_aws
+
+    from tradpal.platform.aws import reset_clients
+
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("TRADPAL_LIVE_TRADING", "true")
+    monkeypatch.setenv("TRADPAL_EXCHANGE_SECRET", "tradpal/dev/traders/t1/exchange")
+    with mock_aws():
+        reset_clients()
+        import boto3
+
+        boto3.client("secretsmanager").create_secret(
+            Name="tradpal/dev/traders/t1/exchange",
+            SecretString=json.dumps({"apiKey": "", "secret": "s3cr3t-value-123"}),
+        )
+        try:
+            code = run(["trade", "--live"])
+        finally:
+            reset_clients()
+    out, err = capsys.readouterr()
+    assert code == 2 and "tradpal/dev/traders/t1/exchange has no apiKey" in err
+    assert "put-secret-value" in err and "s3cr3t-value-123" not in out + err
+
+
+def test_the_options_make_the_trader_the_runner_runs(capsys, monkeypatch):
+    import tradpal.trading.runner as runner
+
+    seen = {}
+
+    def fake_run(spec, *, secret=None, bars=None):
+        seen.update(spec=spec, secret=secret, bars=bars)
+        return {"bars": bars, "num_trades": 0, "equity": 10_000.0, "mode": "paper",
+                "paused": None}  # fmt: skip
+
+    monkeypatch.setattr(runner, "run_trader", fake_run)
+    urls = {"api": {"public": "http://127.0.0.1:9/api/v3"}}
+    monkeypatch.setenv(
+        "TRADPAL_SOURCE_OPTIONS", json.dumps({"ccxt:binance": {"config": {"urls": urls}}})
+    )
+    out = _json(capsys, "trade", "--strategy", "rsi_reversal", "--symbol", "ETH/USDT",
+                "--timeframe", "15m", "--param", "rsi_period=6", "--bars", "3", "--cooldown", "2",
+                "--json")  # fmt: skip
+    spec = seen["spec"]
+    assert out["bars"] == 3 and seen["bars"] == 3
+    assert spec.trader_id == "rsi-reversal-eth-usdt-15m" and not spec.live
+    assert (spec.symbol, spec.timeframe, spec.exchange) == ("ETH/USDT", "15m", "binance")
+    assert spec.params == {"rsi_period": "6"} and spec.protections.cooldown_bars == 2
+    assert spec.client_config == {"urls": urls}

@@ -122,6 +122,21 @@ class Settings(BaseSettings):
         "before they arrived are history (a backfill), not news: they are not published "
         "as trading_signal; 0 publishes every signal",
     )
+    live_trading: bool = Field(
+        default=False,
+        description="allow `tradpal trade --live`: orders on a real exchange account. Off by "
+        "default; paper trading needs no setting",
+    )
+    exchange_secret: str | None = Field(
+        default=None,
+        description="the Secrets Manager secret holding a live trader's exchange keys (JSON "
+        "with apiKey and secret, and password for exchanges that need one)",
+    )
+    trader_id: str | None = Field(
+        default=None,
+        description="the trader's id: its partition in the trading table and the stem of its "
+        "client order ids (default: <strategy>-<symbol>-<timeframe>)",
+    )
     config: Path | None = Field(default=None, description="the settings file (TRADPAL_CONFIG)")
 
     @field_validator("timeframe")
