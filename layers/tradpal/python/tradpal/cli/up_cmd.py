@@ -18,6 +18,23 @@ from tradpal.cli.console import console
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+def trader_args(text: str) -> list[str]:
+    """``tradpal trade`` options of ``--trade STRATEGY:SYMBOL:TIMEFRAME[:EXCHANGE]`` (paper:
+    a live trader is started on its own, where its keys and setting are)."""
+    from tradpal.errors import ConfigError
+
+    parts = text.split(":")
+    if len(parts) not in (3, 4) or not all(p.strip() for p in parts):
+        raise ConfigError(
+            f"--trade {text!r} is not STRATEGY:SYMBOL:TIMEFRAME[:EXCHANGE]",
+            hint="e.g. --trade ema_crossover:BTC/USDT:1h",
+        )
+    strategy, symbol, timeframe = (p.strip() for p in parts[:3])
+    exchange = parts[3].strip() if len(parts) == 4 else "binance"
+    return ["--strategy", strategy, "--symbol", symbol, "--timeframe", timeframe,
+            "--exchange", exchange, "--paper"]  # fmt: skip
+
+
 def up(
     port: Annotated[int, typer.Option("--port", help="the API's port on 127.0.0.1")] = 8787,
     sample: Annotated[
@@ -35,11 +52,20 @@ def up(
         typer.Option("--webhook", help="send notifications to this URL (repeatable)"),
     ] = None,
     ttl: Annotated[int, typer.Option("--ttl", help="lifetime of the printed token, s")] = 86_400,
+    trade: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--trade",
+            help="STRATEGY:SYMBOL:TIMEFRAME[:EXCHANGE]: run a paper trader on the exchange's "
+            "websocket beside the platform, listed by GET /v1/trading (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Start TradPal locally: API on 127.0.0.1, AWS services in-process, no account needed."""
     from tradpal.local.platform import LocalPlatform
 
     webhooks = [{"url": url} for url in webhook] if webhook else None
+    traders = [(text, trader_args(text)) for text in trade or ()]  # checked before starting
     with console.status("starting the local platform..."):
         platform = LocalPlatform(
             port=port, sample=sample, run_schedules=schedules, webhooks=webhooks
@@ -79,6 +105,9 @@ def up(
             f"  the API document: {url}/v1/openapi  (README: the walk-through)",
             highlight=False,
         )
+        for text, args in traders:
+            proc = platform.start_trader(args)
+            console.print(f"paper trader {text} started (pid {proc.pid})", highlight=False)
         while not stop.wait(0.5):
             pass
     finally:

@@ -43,6 +43,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -72,6 +73,17 @@ SNAPSHOT_DIR = "state"
 SIGNING_KEY_FILE = "webhook_signing_key"
 SAMPLE = {"symbol": "SYN/USD", "timeframe": "1h", "bars": 5000}
 """The offline sample the platform ingests on its first start (synthetic, labelled so)."""
+
+
+def _stop_process(proc: subprocess.Popen, timeout_s: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout_s``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _queue(name: str) -> str:
@@ -317,6 +329,28 @@ class LocalPlatform:
             stack.close()
         reset_clients()
         platform_env.cache_clear()
+
+    # -- traders ------------------------------------------------------------------------------
+
+    def start_trader(self, args: Sequence[str], **popen: Any) -> subprocess.Popen:
+        """Start ``tradpal trade <args>`` in a process of its own, as a Fargate task runs
+        beside the functions: with this platform's AWS endpoint and only the resources a
+        trader reaches (:data:`~tradpal.trading.runner.TRADER_RESOURCES`). It is stopped
+        with the platform (SIGTERM: it releases its lease)."""
+        from tradpal.platform.environment import PlatformEnv
+        from tradpal.platform.topology import TOPOLOGY
+        from tradpal.trading.runner import TRADER_RESOURCES
+
+        if self._stack is None:
+            raise ConfigError("the local platform is not running", hint="start() first")
+        granted = {k: v for k, v in self.env.resources.items() if k in TRADER_RESOURCES}
+        env = {k: v for k, v in os.environ.items() if k not in {r.env_var for r in TOPOLOGY}}
+        env.update(self.moto.environ())
+        env.update(PlatformEnv(self.env.stage, granted).to_environ())
+        proc = subprocess.Popen([sys.executable, "-m", "tradpal", "trade", *args], env=env,
+                                **popen)  # fmt: skip
+        self._stack.callback(_stop_process, proc)
+        return proc
 
     # -- environment --------------------------------------------------------------------------
 
