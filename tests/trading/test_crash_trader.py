@@ -11,14 +11,15 @@ goes on with the event that was interrupted.
 
 from __future__ import annotations
 
-import copy
 import random
+import uuid
 
 import pytest
 
 from tradpal.backtest.strategy_run import config_for
 from tradpal.data.loading import load_ohlcv
 from tradpal.trading.paper import PaperExchange
+from tradpal.trading.store import LeaseHeld, MemoryTradingStore, MemoryTradingTable, TradingStore
 from tradpal.trading.trader import Candle, Trader
 
 SYMBOL = "BTC/USDT"
@@ -35,40 +36,18 @@ class Crash(BaseException):
     """The process dies here."""
 
 
-class Store:
-    """The trader's store as DynamoDB keeps it: items survive the crash."""
+class Clock:
+    """The processes' clock (epoch seconds): a restart comes after the dead process's lease
+    expired, as a restarted task waits for it."""
 
     def __init__(self) -> None:
-        self.items: dict[str, object] = {}
-        self.fill_items: dict[str, object] = {}
-        self.state: tuple[dict, int] | None = None
+        self.now = 1_767_225_600.0
 
-    def put(self, order):
-        self.items[order.client_id] = copy.deepcopy(order)
+    def __call__(self) -> float:
+        return self.now
 
-    def get(self, client_id):
-        return copy.deepcopy(self.items.get(client_id))
 
-    def orders(self):
-        return [copy.deepcopy(o) for o in self.items.values()]
-
-    def put_fill(self, fill) -> bool:
-        if fill.trade_id in self.fill_items:
-            return False
-        self.fill_items[fill.trade_id] = fill
-        return True
-
-    def fills(self):
-        return sorted(self.fill_items.values(), key=lambda f: (f.time_ms, int(f.trade_id)))
-
-    def save_state(self, state, *, expected_version):
-        version = self.state[1] if self.state else None
-        assert version == expected_version, "a stale state write"
-        self.state = (copy.deepcopy(state), (version or 0) + 1)
-        return self.state[1]
-
-    def load_state(self):
-        return copy.deepcopy(self.state)
+LEASE_TTL_S = 30.0
 
 
 class Killer:
@@ -84,23 +63,27 @@ class Killer:
             raise Crash(point)
 
 
-class DyingStore(Store):
-    killer: Killer
+def dying(store, killer: Killer):
+    """``store`` (a real trading store) with the killer stepping after each write."""
+    put, put_fill, save_state = store.put, store.put_fill, store.save_state
 
-    def put(self, order):
-        super().put(order)
+    def put_then(order):
+        put(order)
         if order.status == "new":
-            self.killer.step("order written, not sent")
+            killer.step("order written, not sent")
 
-    def put_fill(self, fill):
-        written = super().put_fill(fill)
-        self.killer.step("fill written")
+    def put_fill_then(fill):
+        written = put_fill(fill)
+        killer.step("fill written")
         return written
 
-    def save_state(self, state, *, expected_version):
-        version = super().save_state(state, expected_version=expected_version)
-        self.killer.step("state written")
+    def save_state_then(state, *, expected_version):
+        version = save_state(state, expected_version=expected_version)
+        killer.step("state written")
         return version
+
+    store.put, store.put_fill, store.save_state = put_then, put_fill_then, save_state_then
+    return store
 
 
 class DyingExchange:
@@ -141,18 +124,32 @@ def candles(frame):
     ]
 
 
-def session(candles, point: str | None, at: int, fill: str):
+def session(candles, point: str | None, at: int, fill: str, table=None):
+    """The session over ``candles``, crashing once at the ``at``-th ``point``; each
+    process's store is a new one on ``table`` (a MemoryTradingTable by default, or the name
+    of a DynamoDB table), as each restarted process makes its own."""
     config = config_for("1h", fill=fill, trailing_stop="pct:0.01")
     killer = Killer(point, at)
-    store = DyingStore()
-    store.killer = killer
+    table = MemoryTradingTable() if table is None else table
+    clock, processes = Clock(), []
+    trader_id = f"crash-{uuid.uuid4().hex[:8]}"
     paper = PaperExchange(config.capital, fees=config.fees, symbols=(SYMBOL,))
     exchange = DyingExchange(paper, killer)
 
     def start(seen):
+        clock.now += LEASE_TTL_S + 1  # the dead process's lease has expired
+        if isinstance(table, MemoryTradingTable):
+            store = MemoryTradingStore(trader_id, table=table, clock=clock)
+        else:
+            store = TradingStore(trader_id, table=table, clock=clock)
+        processes.append(store)
+        store.acquire_lease(f"process-{len(processes)}", LEASE_TTL_S, clock())
+        store = dying(store, killer)
         trader = Trader(strategy="rsi_reversal", symbol=SYMBOL, timeframe="1h", exchange=exchange,
-                        config=config, orders=store, params={"rsi_period": 6})  # fmt: skip
-        last = store.state[0]["last_bar_ms"] if store.state else None
+                        config=config, store=store, params={"rsi_period": 6},
+                        trader_id=trader_id)  # fmt: skip
+        state = store.load_state()
+        last = state[0]["last_bar_ms"] if state else None
         trader.warm_up([c for c in seen if last is not None and c.time_ms <= last])
         trader.restore()
         return trader
@@ -176,7 +173,10 @@ def session(candles, point: str | None, at: int, fill: str):
                     trader = start(candles[: i + 1])
                     if phase == "close" and trader.history.time_ms[-1:] == [candle.time_ms]:
                         break  # it had finished the bar (the crash came after its last write)
-    return trader, paper, exchange, store, restarts
+    if len(processes) > 1:  # the dead process, were it still running, could write nothing
+        with pytest.raises(LeaseHeld):
+            processes[0].save_state({}, expected_version=None)
+    return trader, paper, exchange, processes[-1], restarts
 
 
 def outcome(trader):
@@ -193,16 +193,11 @@ def test_a_session_without_crashes_is_the_reference(candles, fill):
     assert sum(exchange.killer.counts.values()) > 50  # the points the crashes pick from
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("fill", ["close", "next_open"])
-def test_crashes_at_random_points_lose_nothing_and_send_nothing_twice(candles, fill):
-    reference, _, ref_exchange, _, _ = session(candles, None, 0, fill)
-    counts = ref_exchange.killer.counts
-    rng = random.Random(20261203)
-    runs = [(p, rng.randint(1, counts[p])) for p in POINTS for _ in range(12) if counts[p]]
-    assert len(runs) >= 50
+def check_crash_runs(candles, fill, runs, table_of=lambda: None):
+    """Each of ``runs`` (point, n) crashes once and ends as the crash-free session ends."""
+    reference, *_ = session(candles, None, 0, fill)
     for point, at in runs:
-        trader, paper, exchange, store, restarts = session(candles, point, at, fill)
+        trader, paper, exchange, store, restarts = session(candles, point, at, fill, table_of())
         where = f"crash at {point} #{at}"
         assert restarts == 1, where
         assert len(exchange.sent) == len(set(exchange.sent)), f"{where}: an order sent twice"
@@ -212,3 +207,42 @@ def test_crashes_at_random_points_lose_nothing_and_send_nothing_twice(candles, f
         assert trader.book.cash == pytest.approx(paper.cash, rel=1e-9), where
         assert not trader.paused, f"{where}: {trader.paused}"
         assert outcome(trader) == outcome(reference), where
+
+
+def crash_points(candles, fill, per_point: int, seed: int) -> list[tuple[str, int]]:
+    _, _, ref_exchange, _, _ = session(candles, None, 0, fill)
+    counts = ref_exchange.killer.counts
+    rng = random.Random(seed)
+    return [(p, rng.randint(1, counts[p])) for p in POINTS for _ in range(per_point) if counts[p]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fill", ["close", "next_open"])
+def test_crashes_at_random_points_lose_nothing_and_send_nothing_twice(candles, fill):
+    runs = crash_points(candles, fill, per_point=12, seed=20261203)
+    assert len(runs) >= 50
+    check_crash_runs(candles, fill, runs)
+
+
+@pytest.mark.slow
+def test_crashes_with_the_dynamodb_store_lose_nothing_and_send_nothing_twice(
+    candles, moto_trading_table
+):
+    """The same on the DynamoDB store (moto): its conditional writes and lease checks are
+    what a restarted Fargate task meets. A table per session: moto copies every table at
+    each transaction (for its rollback), so a shared table would make the runs quadratic."""
+    from tradpal.local.resources import provision
+    from tradpal.platform.aws import client
+    from tradpal.platform.environment import PlatformEnv
+
+    made: list[str] = []
+
+    def fresh_table() -> str:
+        if made:
+            client("dynamodb").delete_table(TableName=made[-1])
+        made.append(f"{moto_trading_table}-{len(made)}")
+        provision(PlatformEnv(resources={"trading_table": made[-1]}))
+        return made[-1]
+
+    runs = crash_points(candles, "next_open", per_point=3, seed=20261204)
+    check_crash_runs(candles, "next_open", runs, fresh_table)

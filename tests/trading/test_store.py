@@ -67,36 +67,11 @@ class Backend:
         return TradingStore(trader_id, table=self.table, clock=clock)
 
 
-@pytest.fixture(scope="module")
-def dynamodb_table():
-    """A trading table in moto (in this process), created from the topology as the local
-    platform creates it."""
-    from moto import mock_aws
-
-    from tradpal.local.resources import provision
-    from tradpal.platform.aws import reset_clients
-    from tradpal.platform.environment import PlatformEnv
-
-    name = "test-trading"
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-            mp.delenv(var, raising=False)
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        reset_clients()  # a client made before mock_aws would reach past it
-        try:
-            provision(PlatformEnv(resources={"trading_table": name}))
-            yield name
-        finally:
-            reset_clients()
-
-
 @pytest.fixture(scope="module", params=["memory", "dynamodb"])
 def backend(request) -> Backend:
     if request.param == "memory":
         return Backend("memory", MemoryTradingTable())
-    return Backend("dynamodb", request.getfixturevalue("dynamodb_table"))
+    return Backend("dynamodb", request.getfixturevalue("moto_trading_table"))
 
 
 def new_trader() -> str:
@@ -515,19 +490,19 @@ def test_concurrent_control_requests_never_share_a_version(backend, clock):
 # ---- DynamoDB only: the items as stored, and the platform's table ----
 
 
-def test_the_items_as_dynamodb_holds_them(dynamodb_table, clock):
+def test_the_items_as_dynamodb_holds_them(moto_trading_table, clock):
     from tradpal.platform.aws import client
 
-    s = TradingStore(new_trader(), table=dynamodb_table, clock=clock)
+    s = TradingStore(new_trader(), table=moto_trading_table, clock=clock)
     s.acquire_lease("a", TTL, clock.now)
     s.put(order(0))
     s.put_fill(fill("t1", time_ms=5))
     s.save_state({"n": 1}, expected_version=None)
-    TradingStore(s.trader_id, table=dynamodb_table).request_control(
+    TradingStore(s.trader_id, table=moto_trading_table).request_control(
         "stop", flatten=True, reason="why", requested_by="u1", now_s=T0 + 0.25
     )
     items = client("dynamodb").query(
-        TableName=dynamodb_table,
+        TableName=moto_trading_table,
         KeyConditionExpression="trader_id = :t",
         ExpressionAttributeValues={":t": {"S": s.trader_id}},
     )["Items"]
