@@ -45,6 +45,15 @@ class Bus:
         return str(len(self.events))
 
 
+def open_stop(trader):
+    """The trader's resting stop order while it holds a position, else None."""
+    h = trader.holding
+    if h is None or h.stop_order is None or trader.book.position == 0.0:
+        return None
+    order = trader.store.get(h.stop_order)
+    return order if order is not None and order.status == "open" else None
+
+
 async def until(predicate, timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -62,9 +71,12 @@ def spec(trader_id: str, **kw) -> TraderSpec:
     return TraderSpec(**{**base, **kw})
 
 
-def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars: int = 90):
+def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars: int = 90,
+                 crash_at: int | None = None):  # fmt: skip
     """A live trader on a fake account with 10,000 USDT over ``bars`` pushed 1m bars; with
-    ``stop_at`` the kill switch (flatten) is asked for once that many bars closed."""
+    ``stop_at`` the kill switch (flatten) is asked for once that many bars closed; from
+    ``crash_at`` on, the first time the trader holds a position under a resting stop, the
+    price falls through it between two bars (only the trades stream can tell the trader)."""
     bus, lines = Bus(), []
 
     async def main(fake):
@@ -79,6 +91,8 @@ def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars
                                 now_ms=lambda: clock[0], control_poll_s=0.05, heartbeat_s=0.2,
                                 idle_s=0.2, emit=lines.append)  # fmt: skip
 
+        crash = [crash_at]
+
         async def market():
             for n, k in enumerate(KLINES[60 : 60 + bars + 1]):
                 await until(lambda: "btcusdt@kline_1m" in fake.ws.streams())
@@ -86,6 +100,11 @@ def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars
                 fake.market.push_candle(SYMBOL, "1m", [*k[:2], k[1], k[1], k[1], "0", *k[6:]],
                                         closed=False)  # fmt: skip
                 await until(lambda t=int(k[0]): process.trader.history.time_ms[-1] >= t - MINUTE)
+                stop = open_stop(process.trader)
+                if crash[0] is not None and n >= crash[0] and stop is not None:
+                    crash[0] = None
+                    fake.market.set_price(SYMBOL, f"{stop.stop_price * 0.99:.2f}")
+                    await until(lambda: process.trader.book.position == 0.0)
                 if stop_at is not None and n == stop_at:
                     store.request_control("stop", flatten=True, reason="drill",
                                           requested_by="test", now_s=time.time())  # fmt: skip
@@ -114,7 +133,7 @@ def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars
 
 @pytest.fixture(scope="module")
 def live(moto_trading_table):
-    return live_session(moto_trading_table, "live-fake-1")
+    return live_session(moto_trading_table, "live-fake-1", crash_at=20)
 
 
 def test_a_live_trader_keeps_every_order_and_fill_as_the_exchange_has_them(live):
@@ -143,6 +162,13 @@ def test_a_live_trader_keeps_every_order_and_fill_as_the_exchange_has_them(live)
     assert not trader.paused, trader.paused
     assert len(trader.book.closed_trades) >= 2
     assert store.lease() is None  # released at the end
+
+
+def test_a_fill_between_bars_is_booked_from_the_trades_stream(live):
+    process, *_ = live
+    # the price fell through the stop with no bar event: only watch_my_trades told it
+    assert process.streamed_fills >= 1
+    assert any(t.exit_reason == "stop" for t in process.trader.book.closed_trades)
 
 
 def test_on_spot_the_stop_rests_and_the_target_is_watched(live):
@@ -203,3 +229,51 @@ def test_a_live_trader_refuses_to_run_without_the_trading_table(monkeypatch):
     with pytest.raises(ConfigError, match="trading table"):
         open_store("x", live=True)
     assert open_store("x", live=False).trader_id == "x"  # paper: memory
+
+
+def test_closed_candles_go_onto_the_market_data_stream(monkeypatch):
+    from moto import mock_aws
+
+    from tradpal.events.schemas import parse_candle
+    from tradpal.local.resources import provision
+    from tradpal.platform.aws import client, reset_clients
+    from tradpal.platform.environment import PlatformEnv, platform_env
+    from tradpal.trading.trader import Candle
+
+    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1",
+                       "TRADPAL_MARKET_DATA_STREAM": "test-market"}.items():  # fmt: skip
+        monkeypatch.setenv(var, value)
+    with mock_aws():
+        reset_clients()
+        platform_env.cache_clear()  # the sink's thread reads the process's environment
+        try:
+            provision(PlatformEnv(resources={"market_data_stream": "test-market"}))
+            sink = EventSink(None, symbol=SYMBOL, timeframe="1m", source="ccxt:binance",
+                             stream=True)  # fmt: skip
+            candle = Candle(1_767_225_600_000, 40_000.0, 40_100.5, 39_900.25, 40_050.0, 12.5)
+            sink.put_candle(candle)
+            sink.close()
+            kinesis = client("kinesis")
+            shard = kinesis.describe_stream(StreamName="test-market")["StreamDescription"]
+            iterator = kinesis.get_shard_iterator(
+                StreamName="test-market", ShardId=shard["Shards"][0]["ShardId"],
+                ShardIteratorType="TRIM_HORIZON",
+            )["ShardIterator"]  # fmt: skip
+            (record,) = kinesis.get_records(ShardIterator=iterator)["Records"]
+        finally:
+            reset_clients()
+            platform_env.cache_clear()
+    got = parse_candle(record["Data"])
+    assert record["PartitionKey"] == "BTC/USDT|1m" and sink.sent == 1 and sink.dropped == 0
+    assert (got.time, got.open, got.high, got.low, got.close, got.volume) == (
+        "2026-01-01T00:00:00+00:00",
+        40_000.0,
+        40_100.5,
+        39_900.25,
+        40_050.0,
+        12.5,
+    )
+    assert got.source == "ccxt:binance"

@@ -400,6 +400,7 @@ class TraderProcess:
         )
         self.lock = asyncio.Lock()
         self.beats = 0
+        self.streamed_fills = 0  # fills booked on a trades-stream update, not at a bar
 
     @property
     def trader(self):
@@ -416,6 +417,8 @@ class TraderProcess:
                 asyncio.create_task(self._control_loop()),
                 asyncio.create_task(self._heartbeat_loop()),
             ]
+            if self.spec.live and self.feed.ws.has.get("watchMyTrades"):
+                loops.append(asyncio.create_task(self._fills_loop()))
             trading = asyncio.create_task(
                 self.session.run(
                     self.feed,
@@ -451,6 +454,24 @@ class TraderProcess:
                 except Exception:
                     log.exception("trader %s: renewing the lease failed", self.spec.trader_id)
                     await asyncio.sleep(1.0)
+
+    async def _fills_loop(self) -> None:
+        """Book fills as the exchange reports them (``watch_my_trades``) rather than at the
+        next bar: an update only triggers a REST sync, the record the trader trusts, since
+        websocket order streams are known to miss and repeat updates."""
+        from tradpal.trading.feed import Backoff
+
+        backoff = Backoff()
+        while True:
+            try:
+                await self.feed.ws.watch_my_trades(self.spec.symbol)
+                backoff.reset()
+            except Exception as exc:  # a dropped stream: the bars' syncs go on meanwhile
+                log.warning("trader %s: the trades stream failed (%s)", self.spec.trader_id, exc)
+                await asyncio.sleep(backoff.next())
+                continue
+            async with self.lock:
+                self.streamed_fills += await asyncio.to_thread(self.trader.sync)
 
     async def _control_loop(self) -> None:
         while True:

@@ -243,6 +243,7 @@ class Trader:
         self.reconciled: list[str] = []  # what the last reconcile found
         self.watch_target = watch_target
         self._mark: float | None = None  # the price of the bar event being handled
+        self._quieted = False  # a protective exit was booked since the last bar closed
         self.control_version = 0  # the last control command applied (tradpal.trading.store)
         self.mode = mode or ("paper" if isinstance(exchange, PaperExchange) else "live")
         self._atr: np.ndarray | None = None
@@ -273,13 +274,8 @@ class Trader:
         self._mark = float(candle.close)
         self.bar += 1
         t = self.bar
-        closed_before = len(self.book.closed_trades)
         self._sync_fills()
-        protective = (
-            self._protective_exit_in(candle)
-            or self._protective_exit_since(closed_before)
-            or self.stopped
-        )
+        protective = self._protective_exit_in(candle) or self._quieted or self.stopped
         h = self.holding
         if h is not None and not protective and self._target_reached(h, candle):
             self._exit("target", candle.time_ms)
@@ -315,16 +311,11 @@ class Trader:
         self.bars_in_market += self.book.position != 0.0
         self.guard = self.guard.update(equity)
         self._done_ms = candle.time_ms
+        self._quieted = False
         self._persist()
         self._emit("portfolio_update", self._portfolio())
 
     # ---- decisions ----
-
-    def _protective_exit_since(self, closed_before: int) -> bool:
-        """Whether a trade closed by a protective order was booked since there were
-        ``closed_before`` closed trades: a live exchange's fill times need not fall inside
-        the bar's window (latency, clocks), the sync that found them does."""
-        return any(t.exit_reason in QUIETING_EXITS for t in self.book.closed_trades[closed_before:])
 
     def _protective_exit_in(self, candle: Candle) -> bool:
         """Whether a protective order or a time stop closed the position during ``candle``
@@ -364,6 +355,16 @@ class Trader:
             "control_version": self.control_version,
             "summary": self.summary(),
         }
+
+    def sync(self) -> int:
+        """Book the exchange's new fills of this trader's orders now (an order update came
+        between bars); returns how many."""
+        before = len(self.book.seen)
+        self._sync_fills()
+        booked = len(self.book.seen) - before
+        if booked:
+            self._persist()
+        return booked
 
     def save(self) -> None:
         """Write the state (:meth:`snapshot`) now; the trader also does at each event."""
@@ -1151,6 +1152,11 @@ class Trader:
                 self._fills_since = max(self._fills_since, fill.time_ms)
                 if order.intent in PROTECTIVE and self.book.position == 0.0:
                     self.holding = None
+                    # found by a sync, whose fill times need not fall in the bar's window
+                    # (latency, clocks): the bar that ends next is quiet
+                    self._quieted = self._quieted or self.book.trades[-1].exit_reason in (
+                        QUIETING_EXITS
+                    )
 
     def _fill_of(self, trade: Mapping[str, Any], order: Order) -> Fill:
         """A ccxt trade of ``order`` as a :class:`Fill`: a fee in the quote currency costs
