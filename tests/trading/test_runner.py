@@ -72,17 +72,19 @@ def spec(trader_id: str, **kw) -> TraderSpec:
 
 
 def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars: int = 90,
-                 crash_at: int | None = None):  # fmt: skip
+                 crash_at: int | None = None, faults_at: dict | None = None,
+                 **spec_kw):  # fmt: skip
     """A live trader on a fake account with 10,000 USDT over ``bars`` pushed 1m bars; with
     ``stop_at`` the kill switch (flatten) is asked for once that many bars closed; from
     ``crash_at`` on, the first time the trader holds a position under a resting stop, the
-    price falls through it between two bars (only the trades stream can tell the trader)."""
+    price falls through it between two bars (only the trades stream can tell the trader);
+    ``faults_at`` {bar: [Fault]} scripts the fake's REST faults before that bar closes."""
     bus, lines = Bus(), []
 
     async def main(fake):
         config = fake.ccxt_config(timeout=3000, rateLimit=1)
         keys = {"apiKey": config.pop("apiKey"), "secret": config.pop("secret")}
-        s = spec(trader_id, client_config=config)
+        s = spec(trader_id, client_config=config, **spec_kw)
         rest, ws = exchange_clients(s, keys)
         store = TradingStore(trader_id, table=table)
         sink = EventSink(bus, symbol=SYMBOL, timeframe="1m", source="ccxt:binance")
@@ -105,6 +107,8 @@ def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars
                     crash[0] = None
                     fake.market.set_price(SYMBOL, f"{stop.stop_price * 0.99:.2f}")
                     await until(lambda: process.trader.book.position == 0.0)
+                for fault in (faults_at or {}).get(n, ()):
+                    fake.script(fault)
                 if stop_at is not None and n == stop_at:
                     store.request_control("stop", flatten=True, reason="drill",
                                           requested_by="test", now_s=time.time())  # fmt: skip
@@ -124,6 +128,7 @@ def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars
                             lifetime_s=180) as fake:  # fmt: skip
         process, store, traded = asyncio.run(main(fake))
         exchange = {
+            "requests": list(fake.requests),
             "orders": fake.market.orders(SYMBOL),
             "trades": fake.market.trades(SYMBOL),
             "btc": sum(fake.market.balance("BTC")),  # free + locked
@@ -211,6 +216,58 @@ def test_the_kill_switch_cancels_every_order_and_flattens_within_its_poll(moto_t
     alerts = [d for t, d in bus.events if t == "risk_alert" and d["kind"] == "kill_switch"]
     assert len(alerts) == 1 and "by test: drill" in alerts[0]["message"]
     assert store.load_state()[0]["summary"]["status"] == "stopped"
+
+
+def test_a_rate_limit_and_a_lost_answer_over_the_wire_never_duplicate_an_order(
+    moto_trading_table,
+):
+    """A 429 on an order (refused unread: sent again after the backoff) and an order whose
+    answer never comes (placed: found by its client id, never sent again)."""
+    from fakes.fake_binance import no_answer, rate_limited
+
+    order_429 = rate_limited(retry_after=0)
+    order_429 = type(order_429)(**{**order_429.__dict__, "path": "/api/v3/order",
+                                   "method": "POST"})  # fmt: skip
+    _process, store, traded, _bus, _lines, exchange = live_session(
+        moto_trading_table, "live-fake-faults", bars=70,
+        faults_at={10: [order_429], 30: [no_answer("/api/v3/order", "POST")]},
+    )  # fmt: skip
+    assert traded == 70
+    posts: dict[str, list[int]] = {}
+    for r in exchange["requests"]:
+        if r.method == "POST" and r.path == "/api/v3/order":
+            posts.setdefault(r.params["newClientOrderId"], []).append(r.status)
+    # each client order id placed at most once; the 429'd order sent again after the
+    # backoff (refused unread), the order whose answer was lost found by its id, not resent
+    assert all(statuses.count(200) <= 1 for statuses in posts.values())
+    assert [s for s in posts.values() if 429 in s] == [[429, 200]]
+    unanswered = [r for r in exchange["requests"] if r.path == "/api/v3/order" and not r.answered]
+    assert len(unanswered) == 1
+    lost = unanswered[0].params["newClientOrderId"]
+    assert posts[lost].count(200) == 1 and store.get(lost).exchange_id is not None
+    placed = [o.client_order_id for o in exchange["orders"]]
+    assert len(placed) == len(set(placed)) and set(placed) == {
+        o.client_id for o in store.orders() if o.exchange_id
+    }
+    assert not [o for o in store.orders() if o.status in ("unknown", "rejected")]
+    assert sorted(f.trade_id for f in store.fills()) == sorted(
+        str(t.id) for t in exchange["trades"]
+    )
+
+
+def test_an_order_below_the_exchanges_minimum_is_refused_with_an_alert(moto_trading_table):
+    import dataclasses
+
+    small = dataclasses.replace(spec("x").config, capital=4.0)  # below the 5 USDT minimum
+    process, store, traded, bus, _lines, exchange = live_session(
+        moto_trading_table, "live-fake-small", bars=40, config=small
+    )
+    assert traded == 40 and exchange["orders"] == []  # nothing placed
+    refused = [o for o in store.orders() if o.status == "rejected"]
+    assert refused and all("notional" in o.info["error"].lower() or "minimum" in
+                           o.info["error"].lower() for o in refused)  # fmt: skip
+    alerts = [d for t, d in bus.events if t == "risk_alert" and d["kind"] == "order"]
+    assert len(alerts) == len(refused) and not process.trader.paused  # trading went on
 
 
 def test_bad_input_gets_a_clear_error(moto_trading_table):
