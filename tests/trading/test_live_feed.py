@@ -157,3 +157,41 @@ def test_a_paper_session_on_live_candles_trades_as_the_same_candles_stepped_thro
         (t.entry_ms, t.exit_ms, t.exit_reason) for t in b.trades
     ]
     assert a.cash == b.cash and a.position == b.position
+
+
+def test_a_bars_close_and_the_next_bars_open_arriving_together_close_it_at_once():
+    """The close of a bar and the first trade of the next come back to back (in one read of
+    the socket): the bar closes then, not on the message after (ccxt resolves a watch with
+    one message; the other is only in its cache), and not after idle_s (30 s here)."""
+
+    async def main(fake, feed, clock):
+        warm = await feed.warm_up(50)
+        got: list = []
+
+        async def consume():
+            async for event in feed.events(warm[-1].time_ms):
+                got.append(event)
+
+        task = asyncio.create_task(consume())
+        try:
+            await until(lambda: "btcusdt@kline_1m" in fake.ws.streams())
+            for i in range(60, 75):
+                k = KLINES[i]
+                clock[0] = int(k[0])
+                if i > 60:  # the last bar's close, at once followed by this bar's open
+                    fake.market.push_candle(SYMBOL, "1m", KLINES[i - 1], closed=True)
+                fake.market.push_candle(SYMBOL, "1m", [*k[:2], k[1], k[1], k[1], "0", *k[6:]],
+                                        closed=False)  # fmt: skip
+                if i == 60:
+                    await until(lambda: any(isinstance(e, BarOpened) for e in got))
+                    continue
+                closed = int(KLINES[i - 1][0])
+                await until(lambda t=closed: any(getattr(e, "time_ms", None) == t and
+                                                 not isinstance(e, BarOpened) for e in got),
+                            timeout=3.0)  # fmt: skip
+        finally:
+            task.cancel()
+        return [e.time_ms for e in got if not isinstance(e, BarOpened)]
+
+    closed, _ = run_live(main, idle_s=30.0)
+    assert closed == [int(k[0]) for k in KLINES[60:74]]

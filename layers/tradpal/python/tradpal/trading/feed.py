@@ -119,10 +119,13 @@ class LiveFeed:
                 return _once(out)
             since = int(fresh[-1][0]) + 1
 
-    async def warm_up(self, bars: int) -> list[Candle]:
-        """The last ``bars`` closed bars (the strategy's warm-up history), oldest first."""
-        start = self.now_ms() - (bars + 1) * self.bar_ms
-        candles = await self.closed_between(start - 1, self.now_ms())
+    async def warm_up(self, bars: int, *, last_ms: int | None = None) -> list[Candle]:
+        """The last ``bars`` closed bars (the strategy's warm-up history), oldest first:
+        up to now, or up to and including the bar opening at ``last_ms`` (a restarted
+        trader's last bar, however long ago: the bars after it are traded, not history)."""
+        end = self.now_ms() if last_ms is None else int(last_ms) + self.bar_ms
+        start = end - (bars + 1) * self.bar_ms
+        candles = await self.closed_between(start - 1, end)
         return candles[-bars:] if bars else []
 
     async def events(self, after_ms: int | None) -> AsyncIterator[Candle | BarOpened]:
@@ -130,11 +133,15 @@ class LiveFeed:
         by the open of the bar after it when the websocket shows it; runs until cancelled."""
         last = after_ms
         forming: int | None = None
+        cached: list[list[Any]] = []
         while True:
             try:
-                updates = await asyncio.wait_for(
-                    self.ws.watch_ohlcv(self.symbol, self.timeframe.name), self.idle_s
-                )
+                if cached:  # a newer bar the client took in while the last one was traded
+                    updates, cached = cached, []
+                else:
+                    updates = await asyncio.wait_for(
+                        self.ws.watch_ohlcv(self.symbol, self.timeframe.name), self.idle_s
+                    )
             except TimeoutError:
                 # a quiet websocket (updates missed, or a connection stalled without closing):
                 # REST says whether bars closed and which bar is forming
@@ -161,6 +168,18 @@ class LiveFeed:
                 forming = t
                 if last is None or t > last:
                     yield BarOpened(t, float(row[1]))
+            cached = self._cached_after(forming)
+
+    def _cached_after(self, forming: int | None) -> list[list[Any]]:
+        """Bars newer than ``forming`` already in the websocket client's cache: ccxt
+        resolves a watch with the message that answers it, and a message that came while
+        no watch was waiting (the close of a bar and the open of the next arrive together)
+        is only in the cache until another message comes."""
+        if forming is None:
+            return []
+        rows = (getattr(self.ws, "ohlcvs", None) or {}).get(self.symbol, {})
+        rows = rows.get(self.timeframe.name) if isinstance(rows, dict) else None
+        return [list(r) for r in (rows or []) if int(r[0]) > forming]
 
     async def _fetch(self, since: int | None) -> list[list[Any]]:
         fetch = self.rest.fetch_ohlcv

@@ -64,16 +64,21 @@ class Session:
         as control commands, take it too); ``on_closed`` sees each closed candle after the
         trader has. Returns what the restore's reconcile found in :attr:`found`."""
         lock = lock or asyncio.Lock()
-        history = await feed.warm_up(warm_up_bars)
+        stored = await asyncio.to_thread(self.trader.store.load_state)
+        last = stored[0].get("last_bar_ms") if stored else None
+        history = await feed.warm_up(warm_up_bars, last_ms=last)
         async with lock:
-            stored = await asyncio.to_thread(self.trader.store.load_state)
-            last = stored[0].get("last_bar_ms") if stored else None
-            self.trader.warm_up([c for c in history if last is None or c.time_ms <= last])
+            self.trader.warm_up(history)
             if self.paper is not None and history:
                 self.paper.close_bar(self.symbol, history[-1].close)
             self.found = await asyncio.to_thread(self.trader.restore_and_report)
             await asyncio.to_thread(self.trader.save)  # where it stands, before a bar closes
-        after = last if last is not None else (history[-1].time_ms if history else None)
+        if last is not None:
+            after = last
+        elif history:
+            after = history[-1].time_ms
+        else:  # nothing closed lately: only bars that close from now on, never older ones
+            after = feed.now_ms() - 2 * feed.bar_ms
         traded = 0
         async for event in feed.events(after):
             async with lock:
