@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         description="the trader's id: its partition in the trading table and the stem of its "
         "client order ids (default: <strategy>-<symbol>-<timeframe>)",
     )
+    trader_lease_s: float = Field(
+        default=60.0,
+        ge=3.0,
+        le=3600.0,
+        description="a trader's lease in seconds, renewed every third of it: a trader "
+        "restarted after a crash waits at most this long for the dead process's",
+    )
     config: Path | None = Field(default=None, description="the settings file (TRADPAL_CONFIG)")
 
     @field_validator("timeframe")

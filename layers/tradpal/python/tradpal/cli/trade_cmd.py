@@ -192,7 +192,7 @@ def _trade_live(settings, strategy: str, symbol: str, config, protections, *, li
         or default_trader_id(strategy, symbol, settings.timeframe),
         strategy=strategy, symbol=symbol, timeframe=settings.timeframe, config=config,
         exchange=exchange.strip().lower(), live=live, params=params, protections=protections,
-        warm_up_bars=warm_up_bars, volume_share=volume_share,
+        warm_up_bars=warm_up_bars, volume_share=volume_share, lease_s=settings.trader_lease_s,
         client_config=(settings.source_options.get(f"ccxt:{exchange}") or {}).get("config")
         or {},
     )  # fmt: skip

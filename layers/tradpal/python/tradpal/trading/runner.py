@@ -59,7 +59,8 @@ TRADER_RESOURCES = ("trading_table", "market_data_stream", "event_bus")
 events on the bus."""
 
 LEASE_TTL_S = 60.0
-"""A trader's lease lives this long unless renewed (every third of it)."""
+"""A trader's lease lives this long unless renewed (every third of it): a process restarted
+after a crash waits at most this long for the dead one's (the ``trader_lease_s`` setting)."""
 
 
 def default_trader_id(strategy: str, symbol: str, timeframe: str) -> str:
@@ -88,6 +89,7 @@ class TraderSpec:
     window: int = 1000
     volume_share: float = 1.0
     client_config: Mapping[str, Any] = field(default_factory=dict)
+    lease_s: float = LEASE_TTL_S
 
 
 # ---- the exchange ----
@@ -359,7 +361,7 @@ class TraderProcess:
 
         self.spec, self.store, self.sink, self.emit = spec, store, sink, emit
         self.control_poll_s, self.heartbeat_s = control_poll_s, heartbeat_s
-        self.lease = LeaseKeeper(store, owner or lease_owner())
+        self.lease = LeaseKeeper(store, owner or lease_owner(), ttl_s=spec.lease_s)
         self.now_ms = now_ms or (lambda: int(time.time() * 1000))
         config, spot = spec.config, False
         if spec.live:
