@@ -36,8 +36,8 @@ def test_tradpal_up_runs_a_paper_trader_that_the_api_lists_and_controls(tmp_path
         up = start(tmp_path, "--no-sample", "--trade", "rsi_reversal:BTC/USDT:1m", env=env)
         try:
             tok = token(tmp_path, ["read", "trade"])
-            listing = poll(up.url, tok, "/v1/trading",
-                           lambda v: any(t["alive"] for t in v["traders"]))  # fmt: skip
+            running = lambda v: any(t["status"] == "running" for t in v["traders"])  # noqa: E731
+            listing = poll(up.url, tok, "/v1/trading", running)
             (trader,) = listing["traders"]
             assert trader["trader_id"] == TRADER and trader["status"] == "running"
             assert (trader["mode"], trader["symbol"], trader["timeframe"]) == (

@@ -142,3 +142,8 @@ def test_the_caller_is_the_tokens_subject():
 def test_times_are_iso_utc_with_milliseconds():
     assert iso(T0 + 1.2345) == "2026-01-01T00:00:01.234Z"
     assert iso(None) is None and iso(math.nan) is None
+
+
+def test_a_trader_alive_before_its_first_state_write_is_starting():
+    assert trader_view(summary(None), T0)["status"] == "starting"  # warming up, restoring
+    assert trader_view(summary(None, lease_until=T0 - 1), T0)["status"] == "down"

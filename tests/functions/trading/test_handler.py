@@ -94,9 +94,9 @@ def test_the_list_shows_every_trader_and_a_stopped_one_with_an_expired_lease_is_
     eth = by_id["rsi-eth"]
     assert (eth["status"], eth["reported_status"], eth["alive"]) == ("down", "stopped", False)
     assert eth["lease"]["owner"] == "task-2"
-    for partial in ("bare", "old-doc"):  # no summary (yet): its fields are null
+    for partial in ("bare", "old-doc"):  # no summary (yet): its fields are null, it starts
         assert by_id[partial]["alive"] is True and by_id[partial]["symbol"] is None
-        assert by_id[partial]["status"] is None and by_id[partial]["position"] is None
+        assert by_id[partial]["status"] == "starting" and by_id[partial]["position"] is None
     assert by_id["bare"]["state_version"] == 0 and by_id["bare"]["updated_at"] is None
 
 

@@ -15,7 +15,8 @@ The views add what the store knows beside the document:
 * ``alive``: the trader's lease is held now (it is unexpired at the API's clock). A trader
   that is not alive (its lease expired: it crashed, was cut off or hangs; or it released
   the lease when it exited) is reported with ``status: "down"``, whatever its summary last
-  said (``reported_status`` keeps that);
+  said (``reported_status`` keeps that); one alive that has written no summary yet (warming
+  up, restoring) is ``starting``;
 * ``pending_control``: the last control command asked for
   (:class:`~tradpal.trading.store.Control`) when its version is above the summary's
   ``control_version``, i.e. not applied yet; ``last_control`` is the last one either way.
@@ -139,7 +140,8 @@ def trader_view(trader: TraderSummary, now_s: float) -> dict[str, Any]:
     return {
         "trader_id": trader.trader_id,
         **fields,
-        "status": fields["status"] if alive else "down",
+        # alive before its first state write (warming up, restoring): starting
+        "status": (fields["status"] or "starting") if alive else "down",
         "reported_status": fields["status"],
         "alive": alive,
         "lease": None
@@ -269,8 +271,9 @@ class TraderView(BaseModel):
     timeframe: str | None
     exchange: str | None
     mode: str | None = Field(description="paper or live")
-    status: Literal["running", "paused", "stopped", "down"] | None = Field(
-        description="what the trader reports while alive; down when its lease is not held"
+    status: Literal["starting", "running", "paused", "stopped", "down"] | None = Field(
+        description="what the trader reports while alive (starting: alive, nothing written "
+        "yet); down when its lease is not held"
     )
     reported_status: str | None = Field(description="the status the trader last wrote")
     position: float | None = Field(description="base units, signed (negative: short)")
