@@ -45,7 +45,7 @@ def start_trader(env: dict[str, str], log) -> subprocess.Popen:
 def test_a_live_trader_killed_at_random_moments_sends_nothing_twice_and_loses_no_fill(tmp_path):
     import boto3
 
-    from tradpal.local.moto_server import MotoServer
+    from tradpal.local.moto_server import MotoServer, patched_environ
     from tradpal.local.resources import provision
     from tradpal.platform.aws import reset_clients
     from tradpal.platform.environment import PlatformEnv
@@ -55,8 +55,8 @@ def test_a_live_trader_killed_at_random_moments_sends_nothing_twice_and_loses_no
     now = int(time.time() * 1000) // MINUTE * MINUTE
     klines = generated_klines(HISTORY + PUSHED, "1m", seed=11, start_ms=now - 120 * MINUTE)
     moto = MotoServer().start()
-    saved = {k: os.environ.get(k) for k in moto.environ()}
-    os.environ.update(moto.environ())
+    environ = patched_environ(moto.environ())  # this process's clients reach moto too
+    environ.__enter__()
     reset_clients()
     log = open(tmp_path / "trader.log", "w")  # noqa: SIM115 (the processes write to it)
     proc = None
@@ -126,12 +126,8 @@ def test_a_live_trader_killed_at_random_moments_sends_nothing_twice_and_loses_no
         if proc is not None and proc.poll() is None:
             proc.kill()
         log.close()
+        environ.__exit__(None, None, None)
         reset_clients()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         moto.stop()
     placed: dict[str, int] = {}
     for r in requests:
