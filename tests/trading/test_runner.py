@@ -73,7 +73,7 @@ def spec(trader_id: str, **kw) -> TraderSpec:
 
 def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars: int = 90,
                  crash_at: int | None = None, faults_at: dict | None = None,
-                 **spec_kw):  # fmt: skip
+                 balances: dict | None = None, **spec_kw):  # fmt: skip
     """A live trader on a fake account with 10,000 USDT over ``bars`` pushed 1m bars; with
     ``stop_at`` the kill switch (flatten) is asked for once that many bars closed; from
     ``crash_at`` on, the first time the trader holds a position under a resting stop, the
@@ -124,7 +124,7 @@ def live_session(table: str, trader_id: str, *, stop_at: int | None = None, bars
             sink.close()
         return process, store, traded
 
-    with FakeBinanceTrading({(SYMBOL, "1m"): KLINES[:60]}, balances={"USDT": "10000"},
+    with FakeBinanceTrading({(SYMBOL, "1m"): KLINES[:60]}, balances=balances or {"USDT": "10000"},
                             lifetime_s=180) as fake:  # fmt: skip
         process, store, traded = asyncio.run(main(fake))
         exchange = {
@@ -268,6 +268,22 @@ def test_an_order_below_the_exchanges_minimum_is_refused_with_an_alert(moto_trad
                            o.info["error"].lower() for o in refused)  # fmt: skip
     alerts = [d for t, d in bus.events if t == "risk_alert" and d["kind"] == "order"]
     assert len(alerts) == len(refused) and not process.trader.paused  # trading went on
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_coins_the_trader_did_not_buy_pause_it_unless_the_account_is_shared(
+    moto_trading_table, shared
+):
+    process, _store, _traded, bus, _lines, _exchange = live_session(
+        moto_trading_table, f"live-fake-held-{shared}", bars=3, shared_account=shared,
+        balances={"USDT": "10000", "BTC": "0.5"},
+    )  # fmt: skip
+    alerts = [d["message"] for t, d in bus.events if t == "risk_alert"]
+    if shared:
+        assert not process.trader.paused and not alerts
+    else:
+        assert "does not reconcile" in process.trader.paused
+        assert any("fills add up to 0.0, the exchange holds 0.5" in m for m in alerts)
 
 
 def test_bad_input_gets_a_clear_error(moto_trading_table):

@@ -70,6 +70,13 @@ def trade(
     warm_up_bars: Annotated[
         int, typer.Option(help="closed bars read before the first live one")
     ] = 500,
+    shared_account: Annotated[
+        bool,
+        typer.Option(
+            help="live: the account holds coins of this symbol besides the trader's, so its "
+            "position is not checked against the balance at start"
+        ),
+    ] = False,
     bars: Annotated[
         int | None,
         typer.Option(
@@ -139,6 +146,7 @@ def trade(
             settings, strat.name, symbol or settings.symbol, config, protections,
             live=not paper, exchange=exchange, trader_id=trader_id, params=parse_params(param),
             warm_up_bars=warm_up_bars, bars=bars, volume_share=volume_share, as_json=as_json,
+            shared_account=shared_account,
         )  # fmt: skip
         return
     if not paper:
@@ -176,7 +184,8 @@ def trade(
 
 def _trade_live(settings, strategy: str, symbol: str, config, protections, *, live: bool,
                 exchange: str, trader_id: str | None, params: dict, warm_up_bars: int,
-                bars: int | None, volume_share: float, as_json: bool) -> None:  # fmt: skip
+                bars: int | None, volume_share: float, as_json: bool,
+                shared_account: bool = False) -> None:  # fmt: skip
     """A trader on the exchange's websocket until SIGTERM/Ctrl-C or ``bars`` bars."""
     from tradpal.errors import ConfigError
     from tradpal.trading.runner import TraderSpec, default_trader_id, run_trader
@@ -193,6 +202,7 @@ def _trade_live(settings, strategy: str, symbol: str, config, protections, *, li
         strategy=strategy, symbol=symbol, timeframe=settings.timeframe, config=config,
         exchange=exchange.strip().lower(), live=live, params=params, protections=protections,
         warm_up_bars=warm_up_bars, volume_share=volume_share, lease_s=settings.trader_lease_s,
+        shared_account=shared_account,
         client_config=(settings.source_options.get(f"ccxt:{exchange}") or {}).get("config")
         or {},
     )  # fmt: skip

@@ -85,6 +85,9 @@ class PaperExchange:
     """A paper account on one or more ``BASE/QUOTE`` symbols, from ``capital`` in the
     quote currency (see the module docstring for the fill rules)."""
 
+    paper = True
+    """What tells a paper account (or a wrapper of one) from a ccxt client: :func:`is_paper`."""
+
     id = "paper"
     margin = True  # shorts and leverage: a margin account
 
@@ -372,3 +375,9 @@ class PaperExchange:
                 continue
             self._bar_taken[symbol] = self._bar_taken.get(symbol, 0.0) + amount
             self._fill(order, amount, at, taker=False)
+
+
+def is_paper(exchange: object) -> bool:
+    """Whether ``exchange`` is a paper account (a :class:`PaperExchange`, or an object that
+    passes one's attributes through, as the tests' fault-injecting wrappers do)."""
+    return getattr(exchange, "paper", False) is True

@@ -74,7 +74,9 @@ class TraderSpec:
     """What one trader trades and how: ``config`` the backtest's risk and cost settings,
     ``client_config`` the ccxt constructor options (``urls`` for a testnet; the setting
     ``source_options["ccxt:<exchange>"]["config"]``, keys excluded), ``window`` the candles
-    the strategy sees at each bar."""
+    the strategy sees at each bar. A live trader owns its account's coins of the symbol's
+    base asset: at each start the balance must equal what its fills left, or it pauses
+    entries with a risk_alert; ``shared_account`` (the account holds others) skips that."""
 
     trader_id: str
     strategy: str
@@ -90,6 +92,7 @@ class TraderSpec:
     volume_share: float = 1.0
     client_config: Mapping[str, Any] = field(default_factory=dict)
     lease_s: float = LEASE_TTL_S
+    shared_account: bool = False
 
 
 # ---- the exchange ----
@@ -392,6 +395,7 @@ class TraderProcess:
             window=spec.window,
             protections=spec.protections,
             watch_target=spot,
+            owns_account=spec.live and not spec.shared_account,
             mode="live" if spec.live else "paper",
         )
         if spec.live:

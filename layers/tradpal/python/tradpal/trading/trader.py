@@ -37,7 +37,7 @@ from tradpal.errors import TradPalError
 from tradpal.risk import DrawdownGuard, kelly_from_trades, leverage_cap, position_size
 from tradpal.trading.book import Book, Fill
 from tradpal.trading.orders import PROTECTIVE, Intent, Order, client_order_id, intent_of
-from tradpal.trading.paper import PaperExchange
+from tradpal.trading.paper import is_paper
 from tradpal.trading.protections import Protections
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class Trader:
         self._mark: float | None = None  # the price of the bar event being handled
         self._quieted = False  # a protective exit was booked since the last bar closed
         self.control_version = 0  # the last control command applied (tradpal.trading.store)
-        self.mode = mode or ("paper" if isinstance(exchange, PaperExchange) else "live")
+        self.mode = mode or ("paper" if is_paper(exchange) else "live")
         self._atr: np.ndarray | None = None
         self._vol: np.ndarray | None = None
 
@@ -501,10 +501,12 @@ class Trader:
         exchange_position = self._exchange_position()
         if exchange_position is None:
             return
-        if abs(exchange_position - self.book.position) > 1e-9 * max(1.0, abs(self.book.position)):
+        # the coins its fills left, dust included (less than the exchange trades)
+        held = self.book.position + self.book.dust_left
+        if abs(exchange_position - held) > 1e-9 * max(1.0, abs(held)):
             why = (
-                f"the position does not reconcile: the trader's fills add up to "
-                f"{self.book.position}, the exchange holds {exchange_position} of {self.symbol}"
+                f"the position does not reconcile: the trader's fills add up to {held}, "
+                f"the exchange holds {exchange_position} of {self.symbol}"
             )
             found.append(why)
             self.pause(why)
@@ -512,9 +514,8 @@ class Trader:
     def _exchange_position(self) -> float | None:
         """The exchange's position in the symbol: the paper account's, or (an account the
         trader owns alone, ``owns_account``) the base asset's balance; None: not knowable."""
-        positions = getattr(self.exchange, "positions", None)
-        if isinstance(positions, dict):
-            return float(positions.get(self.symbol, 0.0))
+        if is_paper(self.exchange):  # (a ccxt client has a `positions` of its own: a cache)
+            return float(self.exchange.positions.get(self.symbol, 0.0))
         if not self.owns_account:
             return None
         base = self.symbol.split("/", 1)[0]
@@ -1133,7 +1134,7 @@ class Trader:
     def _sync_fills(self) -> None:
         """Book the exchange's fills of our orders not booked yet."""
         by_exchange_id = {o.exchange_id: o for o in self._our_orders.values() if o.exchange_id}
-        if isinstance(self.exchange, PaperExchange):
+        if is_paper(self.exchange):
             trades = self.exchange.fetch_my_trades(self.symbol, since=self._fills_since)
         else:
             # the latest trades, no `since`: Binance reads one as a 24-hour window from it,
