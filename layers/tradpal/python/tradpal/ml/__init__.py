@@ -1,0 +1,9 @@
+"""Machine learning for trading signals, built so that a model's reported skill can be believed.
+
+The package will hold the feature API, the labels, the leak-proof validation and the models.
+Present so far:
+
+- :mod:`tradpal.ml.validation`: purged k-fold with embargo (:class:`PurgedKFold`),
+  combinatorial purged cross-validation (:class:`CombinatorialPurgedCV`) and
+  :func:`label_spans` for fixed-horizon labels. Import them from that module.
+"""
