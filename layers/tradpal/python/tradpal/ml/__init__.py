@@ -3,6 +3,9 @@
 The package will hold the feature API, the labels, the leak-proof validation and the models.
 Present so far:
 
+- :mod:`tradpal.ml.labels`: the forward-return sign and the ATR triple barrier, each with
+  the span ``t1`` of every label (the last bar it uses), and ``sample_spans`` to hand the
+  labelled rows and their spans to the splitters;
 - :mod:`tradpal.ml.validation`: purged k-fold with embargo (:class:`PurgedKFold`),
   combinatorial purged cross-validation (:class:`CombinatorialPurgedCV`) and
   :func:`label_spans` for fixed-horizon labels. Import them from that module.
