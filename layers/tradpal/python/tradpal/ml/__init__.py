@@ -3,6 +3,10 @@
 The package will hold the feature API, the labels, the leak-proof validation and the models.
 Present so far:
 
+- :mod:`tradpal.ml.features`: the declarative :class:`FeatureSet` (text or dict form), the
+  feature matrix of :func:`build_features` (returns, volatility, volume, the library's
+  indicators, and the same on closed higher-timeframe bars) and
+  :func:`lookahead_violations`, the look-ahead check run on that matrix;
 - :mod:`tradpal.ml.labels`: the forward-return sign and the ATR triple barrier, each with
   the span ``t1`` of every label (the last bar it uses), and ``sample_spans`` to hand the
   labelled rows and their spans to the splitters;
