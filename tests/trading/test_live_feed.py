@@ -36,6 +36,12 @@ async def until(predicate, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def collect(feed, after_ms: int, into: list) -> None:
+    """Every event of ``feed`` after ``after_ms``, appended to ``into`` (until cancelled)."""
+    async for event in feed.events(after_ms):
+        into.append(event)
+
+
 def run_live(main, *, history: int = 60, idle_s: float = 1.0):
     """``main(fake, feed, clock)`` with a feed on a fake that holds ``history`` closed bars."""
 
@@ -65,12 +71,7 @@ def test_closed_bars_come_once_in_order_and_gaps_are_filled_after_a_reconnect():
         warm = await feed.warm_up(50)
         assert [c.time_ms for c in warm] == [int(k[0]) for k in KLINES[10:60]]
         got: list = []
-
-        async def consume():
-            async for event in feed.events(warm[-1].time_ms):
-                got.append(event)
-
-        task = asyncio.create_task(consume())
+        task = asyncio.create_task(collect(feed, warm[-1].time_ms, got))
         try:
             for i in range(60, 100):
                 k = KLINES[i]
@@ -167,12 +168,7 @@ def test_a_bars_close_and_the_next_bars_open_arriving_together_close_it_at_once(
     async def main(fake, feed, clock):
         warm = await feed.warm_up(50)
         got: list = []
-
-        async def consume():
-            async for event in feed.events(warm[-1].time_ms):
-                got.append(event)
-
-        task = asyncio.create_task(consume())
+        task = asyncio.create_task(collect(feed, warm[-1].time_ms, got))
         try:
             await until(lambda: "btcusdt@kline_1m" in fake.ws.streams())
             for i in range(60, 75):

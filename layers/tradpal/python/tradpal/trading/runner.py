@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradpal.backtest.config import BacktestConfig
-from tradpal.errors import ConfigError, TradPalError
+from tradpal.errors import ConfigError
 from tradpal.trading.heartbeat import HEARTBEAT_PERIOD_S, heartbeat_emf
 from tradpal.trading.protections import Protections
 
@@ -170,7 +170,10 @@ def amount_step(rest: Any, symbol: str) -> float:
     market = rest.market(symbol)
     least = (market.get("limits") or {}).get("amount", {}).get("min") or 0.0
     step = (market.get("precision") or {}).get("amount") or 0.0
-    return float(max(least, step if rest.precisionMode == 4 else 0.0))  # 4: TICK_SIZE
+    from ccxt.base.decimal_to_precision import TICK_SIZE
+
+    # a precision is a step only in TICK_SIZE mode (else it counts decimal places)
+    return float(max(least, step if rest.precisionMode == TICK_SIZE else 0.0))
 
 
 # ---- the store and its lease ----
@@ -509,7 +512,7 @@ class TraderProcess:
         trader = self.trader
         checks = {
             "status": trader.status,
-            "last_bar_ms": trader.snapshot()["last_bar_ms"],
+            "last_bar_ms": trader.last_bar_ms,
             "reconnects": self.feed.reconnects,
             "events_dropped": self.sink.dropped,
             "paused_reason": trader.paused,
@@ -527,7 +530,8 @@ class TraderProcess:
         self.beats += 1
 
 
-async def _until_signalled(main: asyncio.Task) -> None:
+def _cancel_on_signals(main: asyncio.Task) -> None:
+    """SIGTERM (ECS stopping the task) and SIGINT cancel ``main``."""
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         # not possible off the main thread, or on Windows
@@ -576,7 +580,7 @@ def run_trader(spec: TraderSpec, *, secret: str | None = None, bars: int | None 
     async def main() -> None:
         task = asyncio.current_task()
         assert task is not None
-        await _until_signalled(task)
+        _cancel_on_signals(task)
         try:
             await process.run(bars=bars)
         except asyncio.CancelledError:
@@ -594,7 +598,6 @@ def run_trader(spec: TraderSpec, *, secret: str | None = None, bars: int | None 
 __all__ = [
     "EventSink",
     "LeaseKeeper",
-    "TradPalError",
     "TraderProcess",
     "TraderSpec",
     "default_trader_id",

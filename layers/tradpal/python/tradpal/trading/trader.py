@@ -604,12 +604,17 @@ class Trader:
             "realized_pnl": realized,
             "unrealized_pnl": equity - book.capital - realized,
             "last_price": price,
-            "last_bar_ms": self._done_ms,
+            "last_bar_ms": self.last_bar_ms,
             "num_trades": len(book.closed_trades),
             "paused_reason": self.paused,
             "control_version": self.control_version,
             "updated_ms": int(time.time() * 1000),
         }
+
+    @property
+    def last_bar_ms(self) -> int | None:
+        """The open time (ms since the epoch) of the last bar taken to its end."""
+        return self._done_ms
 
     @property
     def status(self) -> str:
